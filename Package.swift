@@ -1,0 +1,37 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "swift-vae",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "vae", targets: ["vae"]),
+        .library(name: "VAEMath", targets: ["VAEMath"]),
+        .library(name: "VAETraining", targets: ["VAETraining"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // System libraries from Debian; pkg-config finds their headers and libraries.
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // The math: tensors, kernels, layers, the VAE, loss, Adam, schedules, random numbers. No MPI, no files.
+        .target(name: "VAEMath", dependencies: ["CBLAS"]),
+        // Training: config, data sets, sampler, loop, metrics.
+        .target(name: "VAETraining", dependencies: [
+            "VAEMath", "CZlib",
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        // The thin CLI.
+        .executableTarget(name: "vae", dependencies: [
+            "VAETraining",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "VAEMathTests", dependencies: ["VAEMath"]),
+        .testTarget(name: "VAETrainingTests", dependencies: ["VAETraining"]),
+    ]
+)

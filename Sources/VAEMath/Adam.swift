@@ -1,0 +1,59 @@
+// Adam with Keras's defaults (β1 0.9, β2 0.999, ε 1e-7) over the flat parameter buffer:
+//   m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²
+//   p ← p − lr · √(1 − β2ᵗ)/(1 − β1ᵗ) · m / (√v + ε)
+// and the GDL_code step-decay schedule: lr(epoch) = lr₀ · decay^⌊epoch / stepSize⌋.
+
+import Foundation
+
+public final class Adam {
+    public let beta1: Float = 0.9
+    public let beta2: Float = 0.999
+    public let epsilon: Float = 1e-7
+    public let count: Int
+    /// Updates taken so far (t in the bias correction).
+    public var step: Int = 0
+    public let firstMoment, secondMoment: UnsafeMutableBufferPointer<Float>
+
+    public init(parameterCount: Int) {
+        count = parameterCount
+        firstMoment = .allocate(capacity: parameterCount)
+        secondMoment = .allocate(capacity: parameterCount)
+        firstMoment.initialize(repeating: 0)
+        secondMoment.initialize(repeating: 0)
+    }
+
+    deinit {
+        firstMoment.deallocate()
+        secondMoment.deallocate()
+    }
+
+    public func update(parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, learningRate: Float) {
+        step += 1
+        let t = Double(step)
+        let alpha = Float(Double(learningRate) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
+        let m = firstMoment.baseAddress!, v = secondMoment.baseAddress!
+        let b1 = beta1, b2 = beta2, eps = epsilon
+        for i in 0..<count {
+            let g = gradients[i]
+            m[i] = b1 * m[i] + (1 - b1) * g
+            v[i] = b2 * v[i] + (1 - b2) * g * g
+            parameters[i] -= alpha * m[i] / (v[i].squareRoot() + eps)
+        }
+    }
+}
+
+public struct StepDecaySchedule: Sendable, Equatable {
+    public var initialRate: Float
+    public var decayFactor: Float
+    public var stepSize: Int
+
+    public init(initialRate: Float, decayFactor: Float = 1, stepSize: Int = 1) {
+        self.initialRate = initialRate
+        self.decayFactor = decayFactor
+        self.stepSize = stepSize
+    }
+
+    public func learningRate(epoch: Int) -> Float {
+        initialRate * Float(pow(Double(decayFactor), Double(epoch / stepSize)))
+    }
+}

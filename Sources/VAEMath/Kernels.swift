@@ -1,0 +1,114 @@
+// Kernels: the hot loops every layer shares. GEMM goes to OpenBLAS; im2col/col2im turn a convolution over
+// the whole batch into one GEMM. Everything works on raw pointers into buffers the layers own.
+
+import CBLAS
+
+public enum Kernels {
+    /// C[m×n] = alpha · op(A) · op(B) + beta · C, row-major; op transposes when asked.
+    @inline(__always)
+    public static func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float = 1, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+        beta: Float, _ c: UnsafeMutablePointer<Float>
+    ) {
+        let lda = transposeA ? m : k
+        let ldb = transposeB ? k : n
+        cblas_sgemm(
+            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(n))
+    }
+
+    /// rows[r][j] += bias[j] for every row of a rows×columns matrix.
+    @inline(__always)
+    public static func addBias(_ bias: UnsafePointer<Float>, to matrix: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
+        for r in 0..<rows {
+            let row = matrix + r * columns
+            for j in 0..<columns { row[j] += bias[j] }
+        }
+    }
+
+    /// sums[j] += Σ_r matrix[r][j]: the bias gradient.
+    @inline(__always)
+    public static func accumulateColumnSums(_ matrix: UnsafePointer<Float>, rows: Int, columns: Int, into sums: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows {
+            let row = matrix + r * columns
+            for j in 0..<columns { sums[j] += row[j] }
+        }
+    }
+
+    /// Unfolds an NHWC image batch into rows of patches: row (n, oh, ow) holds the K×K×C window
+    /// under output pixel (oh, ow), zeros where the window hangs over the padding.
+    public static func im2col(_ image: UnsafePointer<Float>, batch: Int, _ g: ConvGeometry, channels: Int, into columns: UnsafeMutablePointer<Float>) {
+        let patch = g.kernel * g.kernel * channels
+        var row = columns
+        for n in 0..<batch {
+            let imageBase = image + n * g.inputHeight * g.inputWidth * channels
+            for oh in 0..<g.outputHeight {
+                for ow in 0..<g.outputWidth {
+                    for kh in 0..<g.kernel {
+                        let ih = oh * g.stride - g.padTop + kh
+                        let out = row + kh * g.kernel * channels
+                        guard ih >= 0 && ih < g.inputHeight else {
+                            out.update(repeating: 0, count: g.kernel * channels)
+                            continue
+                        }
+                        for kw in 0..<g.kernel {
+                            let iw = ow * g.stride - g.padLeft + kw
+                            let dst = out + kw * channels
+                            if iw >= 0 && iw < g.inputWidth {
+                                dst.update(from: imageBase + (ih * g.inputWidth + iw) * channels, count: channels)
+                            } else {
+                                dst.update(repeating: 0, count: channels)
+                            }
+                        }
+                    }
+                    row += patch
+                }
+            }
+        }
+    }
+
+    /// The adjoint of `im2col`: adds every patch element back onto the pixel it came from.
+    /// The image is zeroed first.
+    public static func col2im(_ columns: UnsafePointer<Float>, batch: Int, _ g: ConvGeometry, channels: Int, into image: UnsafeMutablePointer<Float>) {
+        let patch = g.kernel * g.kernel * channels
+        image.update(repeating: 0, count: batch * g.inputHeight * g.inputWidth * channels)
+        var row = columns
+        for n in 0..<batch {
+            let imageBase = image + n * g.inputHeight * g.inputWidth * channels
+            for oh in 0..<g.outputHeight {
+                for ow in 0..<g.outputWidth {
+                    for kh in 0..<g.kernel {
+                        let ih = oh * g.stride - g.padTop + kh
+                        guard ih >= 0 && ih < g.inputHeight else { continue }
+                        for kw in 0..<g.kernel {
+                            let iw = ow * g.stride - g.padLeft + kw
+                            guard iw >= 0 && iw < g.inputWidth else { continue }
+                            let src = row + (kh * g.kernel + kw) * channels
+                            let dst = imageBase + (ih * g.inputWidth + iw) * channels
+                            for c in 0..<channels { dst[c] += src[c] }
+                        }
+                    }
+                    row += patch
+                }
+            }
+        }
+    }
+}
+
+/// The spatial geometry of a K×K convolution with Keras/TensorFlow `'same'` padding:
+/// output = ⌈input / stride⌉, total padding max((output − 1)·stride + K − input, 0), the odd pixel at the end.
+public struct ConvGeometry: Sendable, Equatable {
+    public let inputHeight, inputWidth, outputHeight, outputWidth: Int
+    public let kernel, stride, padTop, padLeft: Int
+
+    public static func same(inputHeight: Int, inputWidth: Int, kernel: Int, stride: Int) -> ConvGeometry {
+        let outH = (inputHeight + stride - 1) / stride
+        let outW = (inputWidth + stride - 1) / stride
+        let padH = max((outH - 1) * stride + kernel - inputHeight, 0)
+        let padW = max((outW - 1) * stride + kernel - inputWidth, 0)
+        return ConvGeometry(
+            inputHeight: inputHeight, inputWidth: inputWidth, outputHeight: outH, outputWidth: outW,
+            kernel: kernel, stride: stride, padTop: padH / 2, padLeft: padW / 2)
+    }
+}

@@ -1,0 +1,144 @@
+// The GDL_code convolutional VAE, built from an Architecture:
+//   encoder: [Conv2D → (BatchNorm) → LeakyReLU → (Dropout)]… → flatten → Dense μ, Dense log σ²
+//   sample:  z = μ + exp(log σ² / 2) · ε,  ε ~ N(0, I) drawn from (seed, epoch, global sample index, j)
+//   decoder: Dense → reshape → [ConvTranspose2D → (BatchNorm) → LeakyReLU → (Dropout)]… → last: ConvTranspose2D → Sigmoid
+
+import Foundation
+
+public final class VariationalAutoencoder {
+    public let architecture: Architecture
+    public let parameters = ParameterStore()
+    private let encoder: [Layer]
+    private let mean, logVariance, decoderInput: Dense
+    private let decoder: [Layer]
+    private let latent, epsilon: Tensor
+    private let meanGradient, logVarianceGradient, latentGradient, encodedGradient, outputGradient: Tensor
+
+    public init(_ architecture: Architecture, seed: UInt64) {
+        self.architecture = architecture
+        let a = architecture
+        var shape = [a.inputHeight, a.inputWidth, a.inputChannels]
+        var dropoutStream: UInt64 = 0
+        func activations(_ prefix: String, _ shape: [Int], into layers: inout [Layer], store: ParameterStore) {
+            if a.useBatchNorm { layers.append(BatchNorm(name: "\(prefix).batch_norm", store: store, shape: shape)) }
+            layers.append(LeakyReLU(shape: shape))
+            if a.useDropout {
+                layers.append(Dropout(shape: shape, rate: a.dropoutRate, stream: dropoutStream))
+                dropoutStream += 1
+            }
+        }
+
+        var encoderLayers: [Layer] = []
+        for (i, spec) in a.encoder.enumerated() {
+            let conv = Conv2D(name: "encoder_conv_\(i)", store: parameters, inputHeight: shape[0], inputWidth: shape[1],
+                              inputChannels: shape[2], filters: spec.filters, kernel: spec.kernel, stride: spec.stride)
+            conv.computesInputGradient = i > 0
+            encoderLayers.append(conv)
+            shape = conv.outputShape
+            activations("encoder_\(i)", shape, into: &encoderLayers, store: parameters)
+        }
+        encoder = encoderLayers
+        let encoded = shape
+        mean = Dense(name: "mu", store: parameters, inputShape: encoded, outputShape: [a.zDim])
+        logVariance = Dense(name: "log_var", store: parameters, inputShape: encoded, outputShape: [a.zDim])
+        decoderInput = Dense(name: "decoder_dense", store: parameters, inputShape: [a.zDim], outputShape: encoded)
+
+        var decoderLayers: [Layer] = []
+        for (i, spec) in a.decoder.enumerated() {
+            let conv = ConvTranspose2D(name: "decoder_conv_t_\(i)", store: parameters, inputHeight: shape[0],
+                                       inputWidth: shape[1], inputChannels: shape[2],
+                                       filters: spec.filters, kernel: spec.kernel, stride: spec.stride)
+            decoderLayers.append(conv)
+            shape = conv.outputShape
+            if i < a.decoder.count - 1 {
+                activations("decoder_\(i)", shape, into: &decoderLayers, store: parameters)
+            } else {
+                decoderLayers.append(Sigmoid(shape: shape))
+            }
+        }
+        decoder = decoderLayers
+        precondition(shape == [a.inputHeight, a.inputWidth, a.inputChannels],
+                     "decoder output \(shape) does not match the input shape")
+
+        latent = Tensor(batch: 0, itemShape: [a.zDim])
+        epsilon = Tensor(batch: 0, itemShape: [a.zDim])
+        meanGradient = Tensor(batch: 0, itemShape: [a.zDim])
+        logVarianceGradient = Tensor(batch: 0, itemShape: [a.zDim])
+        latentGradient = Tensor(batch: 0, itemShape: [a.zDim])
+        encodedGradient = Tensor(batch: 0, itemShape: encoded)
+        outputGradient = Tensor(batch: 0, itemShape: shape)
+        parameters.allocate(seed: seed)
+    }
+
+    /// Encoder: images → (μ, log σ²). The returned tensors belong to the model and change on the next call.
+    public func encode(_ images: Tensor, _ context: StepContext) -> (mean: Tensor, logVariance: Tensor) {
+        let h = encoder.reduce(images) { $1.forward($0, context) }
+        return (mean.forward(h, context), logVariance.forward(h, context))
+    }
+
+    /// Decoder: z → images in [0, 1].
+    public func decode(_ z: Tensor, _ context: StepContext) -> Tensor {
+        decoder.reduce(decoderInput.forward(z, context)) { $1.forward($0, context) }
+    }
+
+    /// z = μ + exp(log σ² / 2) · ε, ε drawn per (epoch, global sample index, latent dimension).
+    private func sampleLatent(_ mu: Tensor, _ logVar: Tensor, _ context: StepContext) -> Tensor {
+        precondition(context.sampleIndices.count == mu.batch, "one sample index per batch row is needed")
+        latent.resize(batch: mu.batch)
+        epsilon.resize(batch: mu.batch)
+        let d = architecture.zDim
+        for row in 0..<mu.batch {
+            for j in 0..<d {
+                let i = row * d + j
+                epsilon[i] = CounterRandom.normal(seed: context.seed, purpose: .latentNoise, UInt64(context.epoch),
+                                                  UInt64(context.sampleIndices[row]), UInt64(j))
+                latent[i] = mu[i] + expf(logVar[i] / 2) * epsilon[i]
+            }
+        }
+        return latent
+    }
+
+    /// Forward, loss and backward for one batch: *adds* ∂(Σ per-image loss / globalBatch)/∂parameters into the
+    /// gradient buffer and returns the loss sums over this batch.
+    @discardableResult
+    public func trainStep(_ images: Tensor, _ context: StepContext, rLossFactor: Float, globalBatch: Int) -> LossSums {
+        let (mu, logVar) = encode(images, context)
+        let z = sampleLatent(mu, logVar, context)
+        let reconstruction = decode(z, context)
+        let n = images.batch
+        var sums = LossSums(samples: n)
+        sums.reconstruction = VAELoss.reconstruction(target: images, output: reconstruction, factor: rLossFactor,
+                                                     globalBatch: globalBatch, gradient: outputGradient)
+        let dz = decoderInput.backward(decoder.reversed().reduce(outputGradient) { $1.backward($0, context) }, context)
+
+        // ∂z/∂μ = 1, ∂z/∂log σ² = ½·exp(log σ² / 2)·ε; then the KL term adds its own gradient.
+        meanGradient.resize(batch: n)
+        logVarianceGradient.resize(batch: n)
+        for i in 0..<dz.count {
+            meanGradient[i] = dz[i]
+            logVarianceGradient[i] = dz[i] * 0.5 * expf(logVar[i] / 2) * epsilon[i]
+        }
+        sums.kl = VAELoss.klDivergence(mean: mu, logVariance: logVar, globalBatch: globalBatch,
+                                       meanGradient: meanGradient, logVarianceGradient: logVarianceGradient)
+
+        encodedGradient.copy(from: mean.backward(meanGradient, context))
+        let fromLogVariance = logVariance.backward(logVarianceGradient, context)
+        for i in 0..<encodedGradient.count { encodedGradient.pointer[i] += fromLogVariance.pointer[i] }
+        _ = encoder.reversed().reduce(encodedGradient) { $1.backward($0, context) }
+        return sums
+    }
+
+    /// The loss over a batch without touching gradients (inference mode unless `context.training`).
+    public func evaluate(_ images: Tensor, _ context: StepContext, rLossFactor: Float) -> LossSums {
+        let (mu, logVar) = encode(images, context)
+        let reconstruction = decode(sampleLatent(mu, logVar, context), context)
+        var sums = LossSums(samples: images.batch)
+        sums.reconstruction = VAELoss.reconstruction(target: images, output: reconstruction, factor: rLossFactor,
+                                                     globalBatch: images.batch, gradient: outputGradient)
+        meanGradient.resize(batch: images.batch)
+        logVarianceGradient.resize(batch: images.batch)
+        sums.kl = VAELoss.klDivergence(mean: mu, logVariance: logVar, globalBatch: images.batch,
+                                       meanGradient: meanGradient, logVarianceGradient: logVarianceGradient)
+        return sums
+    }
+}

@@ -1,0 +1,121 @@
+// TrainingConfig: everything a run needs, read from YAML with sections model, data, training and output.
+// Every key is optional; a missing key takes the GDL_code digits value. See README.md for the reference.
+
+import Foundation
+import VAEMath
+
+public struct TrainingConfig: Equatable, Sendable, Codable {
+    public struct Data: Equatable, Sendable, Codable {
+        public var train = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
+        public var test: String? = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"
+        /// Keep only the first `limit` training images; 0 keeps all.
+        public var limit = 0
+    }
+
+    public struct Training: Equatable, Sendable, Codable {
+        public var seed = 0
+        public var epochs = 200
+        /// The global batch: summed over all ranks.
+        public var batchSize = 32
+        public var learningRate = 0.0005
+        public var rLossFactor = 1000.0
+        public var lrDecay = 1.0
+        public var lrStepSize = 1
+        /// Print a progress line every this many steps; 0 prints only the per-epoch lines.
+        public var logEverySteps = 0
+    }
+
+    public struct Output: Equatable, Sendable, Codable {
+        public var directory = "runs/fashion-mnist"
+    }
+
+    public var model = Architecture.gdlDigits
+    public var data = Data()
+    public var training = Training()
+    public var output = Output()
+
+    public init() {}
+
+    public var schedule: StepDecaySchedule {
+        StepDecaySchedule(initialRate: Float(training.learningRate), decayFactor: Float(training.lrDecay),
+                          stepSize: training.lrStepSize)
+    }
+
+    /// Reads a YAML file, applies `--set` overrides, and validates.
+    public static func load(path: String, overrides: [String] = []) throws -> TrainingConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TrainingError("\(path): cannot read the config file (\(FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file"))")
+        }
+        guard let text = String(data: data, encoding: .utf8) else { throw TrainingError("\(path): the config file is not UTF-8 text") }
+        var tree = try ConfigTree.parse(yaml: text, source: path)
+        for assignment in overrides { try tree.override(assignment) }
+        do { return try TrainingConfig(tree) } catch let error as TrainingError {
+            throw TrainingError("\(path): \(error.message)")
+        }
+    }
+
+    public init(_ tree: ConfigTree) throws {
+        let root = try ConfigSection(tree, path: "")
+        try readModel(root.section("model"))
+        try readData(root.section("data"))
+        try readTraining(root.section("training"))
+        let out = try root.section("output")
+        output.directory = try out.string("dir", default: output.directory) ?? output.directory
+        try out.finish()
+        try root.finish()
+    }
+
+    private mutating func readModel(_ m: ConfigSection) throws {
+        let positive = "a positive integer"
+        let shape = try m.intList("input_shape", default: [28, 28, 1], positive) { $0 > 0 }
+        guard shape.count == 3 else { throw m.error("input_shape", "expected [height, width, channels], found \(shape.count) numbers") }
+        func convs(_ key: String, defaults: [ConvSpec]) throws -> [ConvSpec] {
+            let s = try m.section(key)
+            let filters = try s.intList("filters", default: defaults.map(\.filters), positive) { $0 > 0 }
+            let kernels = try s.intList("kernels", default: defaults.map(\.kernel), positive) { $0 > 0 }
+            let strides = try s.intList("strides", default: defaults.map(\.stride), "1 or 2") { $0 == 1 || $0 == 2 }
+            guard kernels.count == filters.count else { throw s.error("kernels", "\(kernels.count) kernels for \(filters.count) filters") }
+            guard strides.count == filters.count else { throw s.error("strides", "\(strides.count) strides for \(filters.count) filters") }
+            try s.finish()
+            return (0..<filters.count).map { ConvSpec(filters: filters[$0], kernel: kernels[$0], stride: strides[$0]) }
+        }
+        model.inputHeight = shape[0]
+        model.inputWidth = shape[1]
+        model.inputChannels = shape[2]
+        model.encoder = try convs("encoder", defaults: Architecture.gdlDigits.encoder)
+        model.decoder = try convs("decoder", defaults: Architecture.gdlDigits.decoder)
+        model.zDim = try m.int("z_dim", default: 2, positive) { $0 > 0 }
+        model.useBatchNorm = try m.bool("use_batch_norm", default: false)
+        model.useDropout = try m.bool("use_dropout", default: false)
+        model.dropoutRate = Float(try m.double("dropout_rate", default: 0.25, "in [0, 1)") { $0 >= 0 && $0 < 1 })
+        try m.finish()
+
+        if model.decoder.last!.filters != model.inputChannels {
+            throw TrainingError("model.decoder.filters: the last layer has \(model.decoder.last!.filters) filters but images have \(model.inputChannels) channels")
+        }
+        let decoded = model.decodedShape, input = Array(shape[0..<2])
+        if Array(decoded[0..<2]) != input {
+            let encoded = model.encodedShape
+            throw TrainingError("model.decoder.strides: the decoder upsamples the encoder's \(encoded[0])×\(encoded[1]) to \(decoded[0])×\(decoded[1]), but the input is \(input[0])×\(input[1])")
+        }
+    }
+
+    private mutating func readData(_ d: ConfigSection) throws {
+        data.train = try d.string("train", default: data.train) ?? data.train
+        data.test = try d.string("test", default: data.test)
+        data.limit = try d.int("limit", default: 0, "0 (all) or a positive count") { $0 >= 0 }
+        try d.finish()
+    }
+
+    private mutating func readTraining(_ t: ConfigSection) throws {
+        training.seed = try t.int("seed", default: 0, "a non-negative integer") { $0 >= 0 }
+        training.epochs = try t.int("epochs", default: 200, "a positive integer") { $0 > 0 }
+        training.batchSize = try t.int("batch_size", default: 32, "a positive integer") { $0 > 0 }
+        training.learningRate = try t.double("learning_rate", default: 0.0005, "positive") { $0 > 0 && $0.isFinite }
+        training.rLossFactor = try t.double("r_loss_factor", default: 1000, "positive") { $0 > 0 && $0.isFinite }
+        training.lrDecay = try t.double("lr_decay", default: 1, "in (0, 1]") { $0 > 0 && $0 <= 1 }
+        training.lrStepSize = try t.int("lr_step_size", default: 1, "a positive integer") { $0 > 0 }
+        training.logEverySteps = try t.int("log_every_steps", default: 0, "0 (off) or a positive integer") { $0 >= 0 }
+        try t.finish()
+    }
+}
