@@ -32,6 +32,6 @@ let package = Package(
         ]),
 
         .testTarget(name: "VAEMathTests", dependencies: ["VAEMath"]),
-        .testTarget(name: "VAETrainingTests", dependencies: ["VAETraining"]),
+        .testTarget(name: "VAETrainingTests", dependencies: ["VAETraining", "vae"]),
     ]
 )

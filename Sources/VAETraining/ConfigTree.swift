@@ -2,6 +2,7 @@
 // reader that pulls typed values out by key path, so every error names the key (`model.z_dim: …`) and
 // every key the reader did not ask for is reported as unknown.
 
+import Foundation
 import Yams
 
 public indirect enum ConfigTree: Equatable {
@@ -24,7 +25,8 @@ public indirect enum ConfigTree: Equatable {
     public static func parse(yaml: String, source: String) throws -> ConfigTree {
         let node: Node?
         do { node = try Yams.compose(yaml: yaml) } catch {
-            let reason = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
+            let firstLine = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
+            let reason = firstLine.replacingOccurrences(of: "error: ", with: "").trimmingCharacters(in: CharacterSet(charactersIn: ": "))
             throw TrainingError("\(source): not valid YAML: \(reason)")
         }
         return try node.map { try tree(from: $0, source: source, path: "") } ?? .map([])

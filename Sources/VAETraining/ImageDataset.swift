@@ -35,7 +35,7 @@ public struct ImageDataset {
             for index in indices {
                 precondition(index >= 0 && index < count, "image \(index) out of 0..<\(count) in \(path)")
                 let image = source.baseAddress! + index * size
-                for p in 0..<size { destination[p] = Float(image[p]) * (1 / 255) }
+                for p in 0..<size { destination[p] = Float(image[p]) / 255 }
                 destination += size
             }
         }

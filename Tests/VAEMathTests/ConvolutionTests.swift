@@ -1,0 +1,65 @@
+// Convolution semantics against direct loops: Keras 'same' padding (odd pixel padded at the end),
+// and ConvTranspose2D as the exact adjoint of Conv2D with the same kernel.
+
+import Testing
+import VAEMath
+
+@Suite struct ConvolutionTests {
+    @Test func sameGeometryPadsTheOddPixelAtTheEnd() {
+        let even = ConvGeometry.same(inputHeight: 28, inputWidth: 28, kernel: 3, stride: 2)
+        #expect(even.outputHeight == 14 && even.padTop == 0)  // TF pads (0, 1); PyTorch's padding=1 would be (1, 1)
+        let odd = ConvGeometry.same(inputHeight: 7, inputWidth: 7, kernel: 3, stride: 2)
+        #expect(odd.outputHeight == 4 && odd.padTop == 1)
+        let unit = ConvGeometry.same(inputHeight: 28, inputWidth: 28, kernel: 3, stride: 1)
+        #expect(unit.outputHeight == 28 && unit.padTop == 1)
+    }
+
+    @Test(arguments: [(6, 2, 0), (5, 2, 1), (5, 1, 1)])
+    func conv2DMatchesDirectLoops(size: Int, stride: Int, padTop: Int) {
+        let (cin, cout, k) = (2, 3, 3)
+        let store = ParameterStore()
+        let conv = Conv2D(name: "c", store: store, inputHeight: size, inputWidth: size, inputChannels: cin,
+                          filters: cout, kernel: k, stride: stride)
+        store.allocate(seed: 2)
+        for j in 0..<cout { store.values[store.entry(named: "c.bias")!.slot.offset + j] = Float(j) }
+        let x = Tensor(batch: 2, itemShape: [size, size, cin], values: randomValues(2 * size * size * cin, seed: 3))
+        let y = conv.forward(x, trainingContext(batch: 2))
+        let out = (size + stride - 1) / stride
+        #expect(y.itemShape == [out, out, cout])
+        let w = store.values + store.entry(named: "c.kernel")!.slot.offset
+        for n in 0..<2 { for oh in 0..<out { for ow in 0..<out { for co in 0..<cout {
+            var expected = Float(co)
+            for kh in 0..<k { for kw in 0..<k { for ci in 0..<cin {
+                let ih = oh * stride - padTop + kh, iw = ow * stride - padTop + kw
+                guard ih >= 0, ih < size, iw >= 0, iw < size else { continue }
+                expected += x[((n * size + ih) * size + iw) * cin + ci] * w[((kh * k + kw) * cin + ci) * cout + co]
+            } } }
+            let actual = y[((n * out + oh) * out + ow) * cout + co]
+            #expect(abs(actual - expected) < 1e-5, "y[\(n),\(oh),\(ow),\(co)]")
+        } } } }
+    }
+
+    @Test(arguments: [1, 2])
+    func convTransposeIsTheAdjointOfConv(stride: Int) {
+        // ⟨conv(x), y⟩ = ⟨x, convT(y)⟩ when both use the same kernel and no bias.
+        let (size, cin, cout) = (6, 2, 3)
+        let convStore = ParameterStore(), transposeStore = ParameterStore()
+        let conv = Conv2D(name: "c", store: convStore, inputHeight: size, inputWidth: size, inputChannels: cin,
+                          filters: cout, kernel: 3, stride: stride)
+        let small = size / stride
+        let transpose = ConvTranspose2D(name: "t", store: transposeStore, inputHeight: small, inputWidth: small,
+                                        inputChannels: cout, filters: cin, kernel: 3, stride: stride)
+        convStore.allocate(seed: 4)
+        transposeStore.allocate(seed: 5)
+        #expect(convStore.count == transposeStore.count - cin + cout)
+        let kernel = convStore.entry(named: "c.kernel")!.slot
+        transposeStore.values.update(from: convStore.values + kernel.offset, count: kernel.count)
+
+        let context = trainingContext(batch: 1)
+        let x = Tensor(batch: 1, itemShape: [size, size, cin], values: randomValues(size * size * cin, seed: 6))
+        let y = Tensor(batch: 1, itemShape: [small, small, cout], values: randomValues(small * small * cout, seed: 7))
+        let lhs = probe(conv.forward(x, context), y.array)
+        let rhs = probe(transpose.forward(y, context), x.array)
+        #expect(abs(lhs - rhs) < 1e-4 * max(1, abs(lhs)))
+    }
+}

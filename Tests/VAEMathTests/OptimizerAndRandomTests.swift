@@ -1,0 +1,81 @@
+// Adam's arithmetic, the step-decay schedule, the loss terms at known points, and the counter-based RNG.
+
+import Foundation
+import Testing
+import VAEMath
+
+@Suite struct OptimizerAndRandomTests {
+    @Test func adamFirstStepsMatchHandArithmetic() {
+        let adam = Adam(parameterCount: 2)
+        var p: [Float] = [1, -2]
+        let g: [Float] = [0.5, -0.25]
+        adam.update(parameters: &p, gradients: g, learningRate: 0.1)
+        // Step 1: m̂ = g, v̂ = g², so the move is lr · g/(|g| + ε) ≈ lr · sign(g).
+        #expect(abs(p[0] - 0.9) < 1e-5 && abs(p[1] - -1.9) < 1e-5)
+        adam.update(parameters: &p, gradients: [0, 0], learningRate: 0.1)
+        let m = 0.9 * 0.1 * 0.5, v = 0.999 * 0.001 * 0.25
+        let alpha = 0.1 * (1 - pow(0.999, 2)).squareRoot() / (1 - pow(0.9, 2))
+        #expect(abs(Double(p[0]) - (0.9 - alpha * m / (v.squareRoot() + 1e-7))) < 1e-5)
+        #expect(adam.step == 2)
+    }
+
+    @Test func stepDecay() {
+        let schedule = StepDecaySchedule(initialRate: 0.001, decayFactor: 0.5, stepSize: 2)
+        #expect(schedule.learningRate(epoch: 0) == 0.001)
+        #expect(schedule.learningRate(epoch: 1) == 0.001)
+        #expect(schedule.learningRate(epoch: 2) == 0.0005)
+        #expect(schedule.learningRate(epoch: 5) == 0.00025)
+    }
+
+    @Test func lossTermsAtKnownPoints() {
+        let x = Tensor(batch: 2, itemShape: [2], values: [0, 1, 0.5, 0.5])
+        let y = Tensor(batch: 2, itemShape: [2], values: [1, 1, 0.5, 0])
+        let gradient = Tensor(batch: 0, itemShape: [2])
+        // Image 0: mean((1, 0)²) = 0.5; image 1: mean((0, 0.5)²) = 0.125; times 10.
+        #expect(abs(VAELoss.reconstruction(target: x, output: y, factor: 10, globalBatch: 2, gradient: gradient) - 6.25) < 1e-6)
+        #expect(gradient.array == [5, 0, 0, -2.5])  // 10 · 2(y − x)/2 pixels / 2 images
+        let mu = Tensor(batch: 1, itemShape: [2], values: [0, 1])
+        let logVar = Tensor(batch: 1, itemShape: [2], values: [0, 0])
+        let dmu = Tensor(batch: 1, itemShape: [2]), dlv = Tensor(batch: 1, itemShape: [2])
+        // KL(N(0,1)) = 0 and KL(N(1,1)) = ½.
+        #expect(abs(VAELoss.klDivergence(mean: mu, logVariance: logVar, globalBatch: 1, meanGradient: dmu, logVarianceGradient: dlv) - 0.5) < 1e-6)
+        #expect(dmu.array == [0, 1] && dlv.array == [0, 0])
+    }
+
+    @Test func drawsArePureFunctionsOfTheirCoordinates() {
+        let a = CounterRandom.normal(seed: 1, purpose: .latentNoise, 3, 17, 0)
+        #expect(a == CounterRandom.normal(seed: 1, purpose: .latentNoise, 3, 17, 0))
+        #expect(a != CounterRandom.normal(seed: 1, purpose: .latentNoise, 3, 18, 0))
+        #expect(a != CounterRandom.normal(seed: 2, purpose: .latentNoise, 3, 17, 0))
+        #expect(a != CounterRandom.normal(seed: 1, purpose: .dropout, 3, 17, 0))
+    }
+
+    @Test func normalDrawsHaveUnitMoments() {
+        let draws = (0..<20_000).map { Double(CounterRandom.normal(seed: 9, purpose: .latentNoise, 0, UInt64($0), 0)) }
+        let mean = draws.reduce(0, +) / Double(draws.count)
+        let variance = draws.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(draws.count)
+        #expect(abs(mean) < 0.03 && abs(variance - 1) < 0.04)
+        let uniforms = (0..<20_000).map { CounterRandom.uniform(seed: 9, purpose: .dropout, 0, 0, UInt64($0)) }
+        #expect(uniforms.allSatisfy { $0 >= 0 && $0 < 1 })
+        #expect(abs(uniforms.reduce(0, +) / 20_000 - 0.5) < 0.01)
+    }
+
+    @Test func permutationsArePermutationsAndDifferByKey() {
+        let a = CounterRandom.permutation(count: 1000, seed: 1, purpose: .shuffle, key: 0)
+        #expect(a.sorted() == Array(0..<1000))
+        #expect(a != Array(0..<1000))
+        #expect(a == CounterRandom.permutation(count: 1000, seed: 1, purpose: .shuffle, key: 0))
+        #expect(a != CounterRandom.permutation(count: 1000, seed: 1, purpose: .shuffle, key: 1))
+    }
+
+    @Test func glorotInitializationIsBoundedAndSeeded() {
+        let a = VariationalAutoencoder(.gdlDigits, seed: 1), b = VariationalAutoencoder(.gdlDigits, seed: 1)
+        #expect(Array(a.parameters.valueBuffer) == Array(b.parameters.valueBuffer))
+        #expect(a.parameters.count == 207_237)  // the same count Keras reports for the book's model
+        let kernel = a.parameters.entry(named: "encoder_conv_1.kernel")!
+        let limit = Float((6.0 / Double(9 * 32 + 9 * 64)).squareRoot())
+        let values = (0..<kernel.slot.count).map { a.parameters.values[kernel.slot.offset + $0] }
+        #expect(values.allSatisfy { abs($0) <= limit } && values.contains { abs($0) > 0.9 * limit })
+        #expect(a.parameters.entry(named: "encoder_conv_1.bias")!.initializer == .zeros)
+    }
+}

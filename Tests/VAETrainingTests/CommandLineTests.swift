@@ -1,0 +1,69 @@
+// The `vae` executable as a user meets it: bad input gives one line on stderr and exit status 2, never a
+// trap or a stack trace; a tiny real run succeeds.
+
+import Foundation
+import Testing
+
+/// The `vae` binary built beside the test bundle (VAE_BINARY overrides).
+let vaeBinary: String = ProcessInfo.processInfo.environment["VAE_BINARY"]
+    ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("vae").path
+
+struct Outcome {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+}
+
+func runVAE(_ arguments: [String]) throws -> Outcome {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: vaeBinary)
+    process.arguments = arguments
+    process.currentDirectoryURL = packageRoot
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                   stderr: String(decoding: stderr, as: UTF8.self))
+}
+
+@Suite struct CommandLineTests {
+    let directory = temporaryDirectory()
+    let config = packageRoot.appendingPathComponent("configs/fashion-mnist.yaml").path
+
+    func expectOneLineError(_ arguments: [String], mentioning fragments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let outcome = try runVAE(arguments)
+        #expect(outcome.status == 2, "exit status \(outcome.status), stderr: \(outcome.stderr)", sourceLocation: sourceLocation)
+        let lines = outcome.stderr.split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].hasPrefix("error: "), "stderr: \(outcome.stderr)", sourceLocation: sourceLocation)
+        for fragment in fragments {
+            #expect(outcome.stderr.contains(fragment), "stderr lacks \(fragment): \(outcome.stderr)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func configErrors() throws {
+        try expectOneLineError(["train", "--config", "missing.yaml"], mentioning: ["missing.yaml"])
+        try expectOneLineError(["train", "--config", config, "--set", "model.z_dim=-3"], mentioning: ["model.z_dim"])
+        try expectOneLineError(["train", "--config", config, "--set", "training.optimiser=sgd"], mentioning: ["training.optimiser", "unknown key"])
+    }
+
+    @Test func dataErrors() throws {
+        let missing = directory.appendingPathComponent("gone.gz").path
+        try expectOneLineError(["train", "--config", config, "--set", "data.train=\(missing)"], mentioning: [missing])
+        let truncated = write(Array(imageFile(count: 64).encoded.dropLast(100)), to: directory.appendingPathComponent("cut"))
+        try expectOneLineError(["train", "--config", config, "--set", "data.train=\(truncated)"], mentioning: [truncated, "truncated"])
+        let text = write(Array("not images".utf8), to: directory.appendingPathComponent("text.idx"))
+        try expectOneLineError(["train", "--config", config, "--set", "data.train=\(text)"], mentioning: [text, "not an IDX file"])
+    }
+
+    @Test func tinyRunPrintsEpochLines() throws {
+        let outcome = try runVAE(["train", "--config", config, "--set", "data.limit=128", "--set", "training.epochs=2",
+                                  "--out", directory.path])
+        #expect(outcome.status == 0, "stderr: \(outcome.stderr)")
+        let epochs = outcome.stdout.split(separator: "\n").filter { $0.hasPrefix("epoch ") }
+        #expect(epochs.count == 2)
+        for field in ["loss", "reconstruction", "kl", "images/s", "time"] { #expect(epochs[0].contains(field)) }
+    }
+}

@@ -1,0 +1,61 @@
+// Config loading: the shipped file is the book's run; unknown keys, wrong types and impossible values are
+// errors naming the key path; --set overrides reach any key.
+
+import Foundation
+import Testing
+import VAEMath
+import VAETraining
+
+@Suite struct ConfigTests {
+    let directory = temporaryDirectory()
+
+    func load(_ yaml: String, _ overrides: [String] = []) throws -> TrainingConfig {
+        let path = directory.appendingPathComponent("config-\(UUID().uuidString).yaml")
+        try yaml.write(to: path, atomically: true, encoding: .utf8)
+        return try TrainingConfig.load(path: path.path, overrides: overrides)
+    }
+
+    @Test func shippedConfigIsTheBooksDigitsRun() throws {
+        let config = try TrainingConfig.load(path: packageRoot.appendingPathComponent("configs/fashion-mnist.yaml").path)
+        #expect(config.model == .gdlDigits)
+        #expect(config.training.batchSize == 32 && config.training.learningRate == 0.0005)
+        #expect(config.training.rLossFactor == 1000 && config.training.epochs == 200)
+        #expect(config == TrainingConfig())
+    }
+
+    @Test func overridesReachNestedKeysAndLists() throws {
+        let config = try load("training:\n  epochs: 3\n", ["training.epochs=5", "model.z_dim=4", "model.encoder.strides=[2, 2, 1, 1]",
+                                                          "output.dir=/tmp/x"])
+        #expect(config.training.epochs == 5 && config.model.zDim == 4 && config.output.directory == "/tmp/x")
+        #expect(config.model.encoder.map(\.stride) == [2, 2, 1, 1])
+    }
+
+    @Test func unknownKeysNameTheirPath() {
+        #expect(expectTrainingError("model.z_dimm", "unknown key") { _ = try load("model:\n  z_dimm: 2\n") } == nil)
+        #expect(expectTrainingError("trainer", "unknown key") { _ = try load("trainer:\n  epochs: 2\n") } == nil)
+        #expect(expectTrainingError("training.epoch", "unknown key") { _ = try load("", ["training.epoch=2"]) } == nil)
+    }
+
+    @Test func wrongTypesNameTheirPath() {
+        #expect(expectTrainingError("training.batch_size", "expected an integer", "'many'") { _ = try load("training:\n  batch_size: many\n") } == nil)
+        #expect(expectTrainingError("model.use_dropout", "true or false") { _ = try load("model:\n  use_dropout: 3\n") } == nil)
+        #expect(expectTrainingError("model.encoder.filters[1]", "integer") { _ = try load("model:\n  encoder:\n    filters: [32, x, 64, 64]\n") } == nil)
+        #expect(expectTrainingError("training", "section") { _ = try load("training: 5\n") } == nil)
+    }
+
+    @Test func impossibleValuesNameTheirPath() {
+        #expect(expectTrainingError("training.learning_rate", "positive") { _ = try load("training:\n  learning_rate: -1\n") } == nil)
+        #expect(expectTrainingError("model.z_dim", "positive") { _ = try load("model:\n  z_dim: 0\n") } == nil)
+        #expect(expectTrainingError("model.encoder.strides[0]", "1 or 2") { _ = try load("model:\n  encoder:\n    strides: [3, 2, 2, 1]\n") } == nil)
+        #expect(expectTrainingError("model.decoder.kernels", "3 kernels for 4 filters") { _ = try load("model:\n  decoder:\n    kernels: [3, 3, 3]\n") } == nil)
+        #expect(expectTrainingError("model.decoder.strides", "upsamples", "28×28") { _ = try load("model:\n  decoder:\n    strides: [1, 2, 1, 1]\n") } == nil)
+        #expect(expectTrainingError("model.decoder.filters", "channels") { _ = try load("model:\n  decoder:\n    filters: [64, 64, 32, 3]\n") } == nil)
+        #expect(expectTrainingError("model.dropout_rate", "[0, 1)") { _ = try load("model:\n  dropout_rate: 1\n") } == nil)
+    }
+
+    @Test func unreadableFiles() {
+        #expect(expectTrainingError("nope.yaml", "no such file") { _ = try TrainingConfig.load(path: "nope.yaml") } == nil)
+        #expect(expectTrainingError("not valid YAML") { _ = try load("model: [unclosed\n") } == nil)
+        #expect(expectTrainingError("--set", "key.path=value") { _ = try load("", ["epochs"]) } == nil)
+    }
+}

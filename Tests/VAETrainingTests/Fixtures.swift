@@ -1,0 +1,42 @@
+// Helpers the training tests share: temporary directories and small IDX files written on the spot.
+
+import Foundation
+import VAETraining
+
+func temporaryDirectory() -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("vae-tests-\(UUID().uuidString)")
+    try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+@discardableResult
+func write(_ bytes: [UInt8], to url: URL) -> String {
+    try! Data(bytes).write(to: url)
+    return url.path
+}
+
+/// gzip-compresses with the system's gzip, as the data sets are shipped.
+func gzip(_ path: String) -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/gzip")
+    process.arguments = ["-kf", path]
+    try! process.run()
+    process.waitUntilExit()
+    return path + ".gz"
+}
+
+/// `count` images of `height`×`width`, pixel values a simple function of position.
+func imageFile(count: Int, height: Int = 28, width: Int = 28) -> IDXFile {
+    IDXFile(dimensions: [count, height, width], bytes: (0..<(count * height * width)).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+}
+
+/// Expects `body` to throw a TrainingError whose message contains every fragment.
+func expectTrainingError(_ fragments: String..., body: () throws -> Void) -> String? {
+    do { try body() } catch let error as TrainingError {
+        return fragments.allSatisfy { error.message.contains($0) } ? nil : "message lacks \(fragments): \(error.message)"
+    } catch { return "unexpected error \(error)" }
+    return "no error thrown"
+}
+
+let fashionTrain = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
