@@ -17,12 +17,17 @@ let package = Package(
         // System libraries from Debian; pkg-config finds their headers and libraries.
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "COpenMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        // The only code that includes mpi.h: plain C functions over MPI_COMM_WORLD.
+        .target(name: "CMPIShim", dependencies: ["COpenMPI"]),
 
         // The math: tensors, kernels, layers, the VAE, loss, Adam, schedules, random numbers. No MPI, no files.
         .target(name: "VAEMath", dependencies: ["CBLAS"]),
+        // The communicator: a protocol, with MPI (over the shim) and single-process implementations.
+        .target(name: "VAECommunication", dependencies: ["CMPIShim"]),
         // Training: config, data sets, sampler, loop, metrics.
         .target(name: "VAETraining", dependencies: [
-            "VAEMath", "CZlib",
+            "VAEMath", "VAECommunication", "CZlib",
             .product(name: "Yams", package: "Yams"),
         ]),
         // The thin CLI.
@@ -32,6 +37,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "VAEMathTests", dependencies: ["VAEMath"]),
-        .testTarget(name: "VAETrainingTests", dependencies: ["VAETraining", "vae"]),
+        .testTarget(name: "VAETrainingTests", dependencies: ["VAETraining", "vae", "CZlib"]),
+        .testTarget(name: "VAECommunicationTests", dependencies: ["VAECommunication", "VAETraining", "vae"]),
     ]
 )

@@ -29,7 +29,7 @@ public final class Dropout: Layer {
         let keep = 1 / (1 - rate), items = input.itemCount
         let x = input.pointer, y = output.pointer, m = mask.pointer
         for row in 0..<input.batch {
-            let sample = UInt64(context.sampleIndices[row])
+            let sample = UInt64(context.sampleIndices[context.sampleIndices.startIndex + row])
             for e in 0..<items {
                 let i = row * items + e
                 let u = CounterRandom.uniform(seed: context.seed, purpose: .dropout, UInt64(context.epoch), sample,

@@ -4,6 +4,9 @@
 import CBLAS
 
 public enum Kernels {
+    /// Sets the threads OpenBLAS uses for each GEMM.
+    public static func setThreadCount(_ threads: Int) { openblas_set_num_threads(Int32(max(1, threads))) }
+
     /// C[m×n] = alpha · op(A) · op(B) + beta · C, row-major; op transposes when asked.
     @inline(__always)
     public static func gemm(

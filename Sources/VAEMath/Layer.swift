@@ -14,12 +14,17 @@ public struct StepContext {
     public var training: Bool
     public var seed: UInt64
     public var epoch: Int
-    public var sampleIndices: [Int]
+    /// A slice of the epoch's order, so a step builds no new array.
+    public var sampleIndices: ArraySlice<Int>
 
-    public init(training: Bool, seed: UInt64, epoch: Int, sampleIndices: [Int]) {
+    public init(training: Bool, seed: UInt64, epoch: Int, sampleIndices: ArraySlice<Int>) {
         self.training = training
         self.seed = seed
         self.epoch = epoch
         self.sampleIndices = sampleIndices
+    }
+
+    public init(training: Bool, seed: UInt64, epoch: Int, sampleIndices: [Int]) {
+        self.init(training: training, seed: seed, epoch: epoch, sampleIndices: sampleIndices[...])
     }
 }

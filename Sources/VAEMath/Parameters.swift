@@ -3,6 +3,8 @@
 //
 // Layers declare named tensors while the model is built and keep the returned slots; they read and write
 // through `values + slot.offset`. The optimizer, the gradient allreduce and checkpoints see only the flat buffers.
+// The gradient buffer has a few spare Floats after the gradients, so per-step scalars (loss sums, a stop
+// flag) travel in the same single allreduce as the gradients.
 
 public enum ParameterInit: Sendable, Equatable {
     case zeros
@@ -25,6 +27,9 @@ public final class ParameterStore {
         /// Trainable entries live in `values`/`gradients`; the others in `state`.
         public let trainable: Bool
     }
+
+    /// Spare Floats after the gradients, reduced with them; see `trailingScalars`.
+    public static let trailingScalarCount = 4
 
     public private(set) var entries: [Entry] = []
     public private(set) var count = 0
@@ -59,9 +64,9 @@ public final class ParameterStore {
         allocated = true
         values.deallocate(); gradients.deallocate(); state.deallocate()
         values = .allocate(capacity: max(count, 1))
-        gradients = .allocate(capacity: max(count, 1))
+        gradients = .allocate(capacity: count + Self.trailingScalarCount)
         state = .allocate(capacity: max(stateCount, 1))
-        gradients.initialize(repeating: 0, count: max(count, 1))
+        gradients.initialize(repeating: 0, count: count + Self.trailingScalarCount)
         for (index, entry) in entries.enumerated() {
             let base = (entry.trainable ? values : state) + entry.slot.offset
             switch entry.initializer {
@@ -77,10 +82,14 @@ public final class ParameterStore {
         }
     }
 
-    public func zeroGradients() { gradients.update(repeating: 0, count: count) }
+    /// Zeroes the gradients and the trailing scalars.
+    public func zeroGradients() { gradients.update(repeating: 0, count: count + Self.trailingScalarCount) }
 
     public var valueBuffer: UnsafeMutableBufferPointer<Float> { .init(start: values, count: count) }
     public var gradientBuffer: UnsafeMutableBufferPointer<Float> { .init(start: gradients, count: count) }
+    /// The gradients followed by the trailing scalars: what one allreduce per step sums.
+    public var reductionBuffer: UnsafeMutableBufferPointer<Float> { .init(start: gradients, count: count + Self.trailingScalarCount) }
+    public var trailingScalars: UnsafeMutablePointer<Float> { gradients + count }
     public var stateBuffer: UnsafeMutableBufferPointer<Float> { .init(start: state, count: stateCount) }
 
     public func entry(named name: String) -> Entry? { entries.first { $0.name == name } }

@@ -91,7 +91,7 @@ public final class VariationalAutoencoder {
             for j in 0..<d {
                 let i = row * d + j
                 epsilon[i] = CounterRandom.normal(seed: context.seed, purpose: .latentNoise, UInt64(context.epoch),
-                                                  UInt64(context.sampleIndices[row]), UInt64(j))
+                                                  UInt64(context.sampleIndices[context.sampleIndices.startIndex + row]), UInt64(j))
                 latent[i] = mu[i] + expf(logVar[i] / 2) * epsilon[i]
             }
         }

@@ -17,6 +17,8 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
         public var epochs = 200
         /// The global batch: summed over all ranks.
         public var batchSize = 32
+        /// Samples per gradient leaf: a batch's gradient is the pairwise-tree sum of its micro-batches'.
+        public var microBatch = 8
         public var learningRate = 0.0005
         public var rLossFactor = 1000.0
         public var lrDecay = 1.0
@@ -35,6 +37,18 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
     public var output = Output()
 
     public init() {}
+
+    /// A hash of every setting that shapes the trajectory (the output directory excluded), compared across ranks.
+    public var fingerprint: [UInt8] {
+        var resolved = self
+        resolved.output = Output()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let json = (try? encoder.encode(resolved)) ?? Foundation.Data()
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325  // FNV-1a: enough to tell configs apart, not a security hash
+        for byte in json { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+        return withUnsafeBytes(of: hash.littleEndian, Array.init)
+    }
 
     public var schedule: StepDecaySchedule {
         StepDecaySchedule(initialRate: Float(training.learningRate), decayFactor: Float(training.lrDecay),
@@ -111,6 +125,10 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
         training.seed = try t.int("seed", default: 0, "a non-negative integer") { $0 >= 0 }
         training.epochs = try t.int("epochs", default: 200, "a positive integer") { $0 > 0 }
         training.batchSize = try t.int("batch_size", default: 32, "a positive integer") { $0 > 0 }
+        training.microBatch = try t.int("micro_batch", default: 8, "a positive integer") { $0 > 0 }
+        if training.batchSize % training.microBatch != 0 {
+            throw t.error("micro_batch", "\(training.microBatch) does not divide training.batch_size \(training.batchSize)")
+        }
         training.learningRate = try t.double("learning_rate", default: 0.0005, "positive") { $0 > 0 && $0.isFinite }
         training.rLossFactor = try t.double("r_loss_factor", default: 1000, "positive") { $0 > 0 && $0.isFinite }
         training.lrDecay = try t.double("lr_decay", default: 1, "in (0, 1]") { $0 > 0 && $0 <= 1 }

@@ -1,11 +1,14 @@
-// `vae train`: load a config, apply overrides, train.
+// `vae train`: load a config, apply overrides, join the ranks (when started by mpirun), train.
 
 import ArgumentParser
 import Foundation
+import VAECommunication
+import VAEMath
 import VAETraining
 
 struct Train: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Train a VAE from a YAML config.")
+    static let configuration = CommandConfiguration(
+        abstract: "Train a VAE from a YAML config, on one process or as every rank of `mpirun -np N vae train …`.")
 
     @Option(help: "The YAML config file.")
     var config: String
@@ -17,11 +20,38 @@ struct Train: ParsableCommand {
     var out: String?
 
     func run() throws {
-        try reportingErrors {
+        let communicator = try joinRanks()
+        try reportingErrors(communicator) {
             var settings = try TrainingConfig.load(path: config, overrides: overrides)
             if let out { settings.output.directory = out }
-            let trainer = try Trainer(config: settings)
-            trainer.run(log: printLine)
+            setBLASThreads(localRanks: communicator.localSize)
+            let trainer = try Trainer(config: settings, communicator: communicator)
+            trainer.injectedFailure = try injectedFailure()
+            try trainer.run(log: printLine)
         }
     }
+}
+
+/// MPI when started by an MPI launcher, otherwise the single-process world.
+func joinRanks() throws -> Communicator {
+    guard MPICommunicator.launchedByMPI else { return SingleProcessCommunicator() }
+    do { return try MPICommunicator() } catch let error as CommunicationError {
+        FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+        throw ExitCode(2)
+    }
+}
+
+/// Each rank gets cores ÷ ranks-on-this-node BLAS threads (at least 1), unless the user chose.
+func setBLASThreads(localRanks: Int) {
+    let environment = ProcessInfo.processInfo.environment
+    guard environment["OPENBLAS_NUM_THREADS"] == nil, environment["OMP_NUM_THREADS"] == nil else { return }
+    Kernels.setThreadCount(max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, localRanks)))
+}
+
+/// VAE_FAIL_AT_STEP=RANK:STEP makes that rank throw at that global step: a test switch for failure handling.
+func injectedFailure() throws -> (rank: Int, step: Int)? {
+    guard let value = ProcessInfo.processInfo.environment["VAE_FAIL_AT_STEP"] else { return nil }
+    let parts = value.split(separator: ":").compactMap { Int($0) }
+    guard parts.count == 2 else { throw TrainingError("VAE_FAIL_AT_STEP=\(value): expected RANK:STEP") }
+    return (parts[0], parts[1])
 }

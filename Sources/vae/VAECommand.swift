@@ -1,8 +1,9 @@
 // The `vae` command line: a thin layer over VAETraining. Errors meant for people are printed as one line
-// on stderr with exit status 2.
+// on stderr with exit status 2; under mpirun the line names the rank and the whole job is aborted.
 
 import ArgumentParser
 import Foundation
+import VAECommunication
 import VAETraining
 
 @main
@@ -13,12 +14,19 @@ struct VAECommand: ParsableCommand {
         subcommands: [Train.self])
 }
 
-/// Runs `body`, turning a TrainingError into one line on stderr and exit status 2.
-func reportingErrors(_ body: () throws -> Void) throws {
-    do { try body() } catch let error as TrainingError {
-        FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
-        throw ExitCode(2)
+/// Runs `body`; a TrainingError or CommunicationError becomes one line on stderr and exit status 2,
+/// and with several ranks, MPI_Abort so no rank is left waiting in a collective.
+func reportingErrors(_ communicator: Communicator, _ body: () throws -> Void) throws {
+    let message: String
+    do { try body(); return } catch let error as TrainingError {
+        message = error.message
+    } catch let error as CommunicationError {
+        message = error.message
     }
+    let rank = communicator.size > 1 ? "rank \(communicator.rank) of \(communicator.size): " : ""
+    FileHandle.standardError.write(Data("error: \(rank)\(message)\n".utf8))
+    if communicator.size > 1 { communicator.abort(code: 2) }
+    throw ExitCode(2)
 }
 
 /// Writes a line straight to stdout: unbuffered, so lines appear as they happen under mpirun or a pipe.

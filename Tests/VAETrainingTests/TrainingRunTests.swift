@@ -10,6 +10,7 @@ import VAETraining
         var config = TrainingConfig()
         config.data.limit = limit
         config.training.epochs = epochs
+        config.output.directory = temporaryDirectory().path
         return config
     }
 
@@ -19,7 +20,7 @@ import VAETraining
         trainer.dataset.gather(0..<256, into: probe)
         let context = StepContext(training: false, seed: 0, epoch: 0, sampleIndices: Array(0..<256))
         let before = trainer.model.evaluate(probe, context, rLossFactor: 1000).meanLoss
-        let reports = trainer.run(log: { _ in })
+        let reports = try trainer.run(log: { _ in })
         let after = trainer.model.evaluate(probe, context, rLossFactor: 1000).meanLoss
         #expect(reports.count == 2 && reports.allSatisfy { $0.loss.samples == 2048 })
         #expect(reports[1].loss.meanLoss < reports[0].loss.meanLoss)
@@ -29,7 +30,7 @@ import VAETraining
 
     @Test func sameSeedSameRun() throws {
         let a = try Trainer(config: config(limit: 256, epochs: 1)), b = try Trainer(config: config(limit: 256, epochs: 1))
-        let ra = a.run(log: { _ in }), rb = b.run(log: { _ in })
+        let ra = try a.run(log: { _ in }), rb = try b.run(log: { _ in })
         #expect(ra[0].loss == rb[0].loss)
         #expect(Array(a.model.parameters.valueBuffer) == Array(b.model.parameters.valueBuffer))
     }

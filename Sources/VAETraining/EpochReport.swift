@@ -1,0 +1,23 @@
+// EpochReport: what one epoch did, and the line rank 0 prints for it.
+
+import Foundation
+import VAEMath
+
+public struct EpochReport: Sendable {
+    public let epoch: Int
+    /// Summed over every rank's samples.
+    public let loss: LossSums
+    public let learningRate: Float
+    public let seconds: Double
+    /// Mean time per step in the gradient allreduce; nil for a single process.
+    public let allreduceMilliseconds: Double?
+
+    public var imagesPerSecond: Double { Double(loss.samples) / max(seconds, 1e-9) }
+
+    public var line: String {
+        var line = String(format: "epoch %d  loss %.3f  reconstruction %.3f  kl %.3f  lr %g  images/s %.0f  time %.1f s",
+                          epoch + 1, loss.meanLoss, loss.meanReconstruction, loss.meanKL, learningRate, imagesPerSecond, seconds)
+        if let allreduceMilliseconds { line += String(format: "  allreduce %.3f ms/step", allreduceMilliseconds) }
+        return line
+    }
+}

@@ -1,0 +1,58 @@
+// Data parallelism under a real `mpirun`: the same config and seed give the same trajectory at 1, 2 and 4
+// ranks (shared memory and TCP), bit for bit, since micro-batch gradients and ranks are summed as one fixed
+// binary tree; and failures end the whole job quickly with the rank named.
+
+import Foundation
+import Testing
+
+@Suite(.serialized) struct DataParallelTests {
+    /// 50 steps of the book's model on 1,600 real images, every step's global loss logged.
+    let fiftySteps = ["--set", "data.limit=1600", "--set", "training.epochs=1", "--set", "training.log_every_steps=1"]
+
+    func trajectory(ranks: Int, mpiOptions: [String] = []) throws -> [Double] {
+        let out = temporaryDirectory()
+        let outcome = try mpirunTrain(ranks: ranks, mpiOptions: mpiOptions, fiftySteps + ["--out", out])
+        #expect(outcome.status == 0, "\(ranks) ranks: \(outcome.stderr)")
+        #expect(outcome.stdout.contains(ranks > 1 ? "over \(ranks) ranks" : "per epoch"))
+        let losses = try intervalLosses(in: out)
+        #expect(losses.count == 50)
+        return losses
+    }
+
+    @Test func sameTrajectoryAtOneTwoAndFourRanks() throws {
+        let one = try trajectory(ranks: 1)
+        for ranks in [2, 4] {
+            let many = try trajectory(ranks: ranks)
+            #expect(one == many, "\(ranks) ranks differ by up to \(maxRelativeDifference(one, many)) (relative)")
+        }
+        #expect(one.last! < 0.6 * one.first!, "the loss falls over 50 steps: \(one.first!) → \(one.last!)")
+    }
+
+    @Test func sameTrajectoryOverTCP() throws {
+        let one = try trajectory(ranks: 1)
+        let tcp = try trajectory(ranks: 2, mpiOptions: ["--mca", "btl", "tcp,self"])
+        #expect(one == tcp, "TCP differs by up to \(maxRelativeDifference(one, tcp)) (relative)")
+    }
+
+    @Test func aFailingRankEndsTheJobNamingIt() throws {
+        let outcome = try mpirunTrain(ranks: 2, fiftySteps + ["--out", temporaryDirectory()],
+                                      environment: ["VAE_FAIL_AT_STEP": "1:5"])
+        #expect(outcome.status != 0)
+        #expect(outcome.seconds < 30, "took \(outcome.seconds) s")
+        #expect(outcome.stderr.contains("error: rank 1 of 2: injected failure at step 5"), "\(outcome.stderr)")
+    }
+
+    @Test func aBatchThatDoesNotDivideIsAnError() throws {
+        let outcome = try mpirunTrain(ranks: 4, fiftySteps + ["--set", "training.batch_size=30", "--set", "training.micro_batch=6", "--out", temporaryDirectory()])
+        #expect(outcome.status != 0 && outcome.seconds < 30)
+        #expect(outcome.stderr.contains("training.batch_size: the global batch 30 does not divide over 4 ranks"), "\(outcome.stderr)")
+    }
+
+    @Test func ranksWithDifferentConfigsAreNamed() throws {
+        let out = temporaryDirectory()
+        let rank = [vaeBinary, "train", "--config", defaultConfig, "--out", out] + fiftySteps
+        let outcome = try runJob(["mpirun", "--oversubscribe", "-np", "1"] + rank + [":", "-np", "1"] + rank + ["--set", "training.seed=7"])
+        #expect(outcome.status != 0 && outcome.seconds < 30)
+        #expect(outcome.stderr.contains("differs between rank 0 and rank 1"), "\(outcome.stderr)")
+    }
+}

@@ -1,0 +1,70 @@
+// Runs `vae` under a real `mpirun` and reads what rank 0 wrote: the harness of the multi-rank tests.
+
+import Foundation
+
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let defaultConfig = packageRoot.appendingPathComponent("configs/fashion-mnist.yaml").path
+
+/// The `vae` binary built beside the test bundle (VAE_BINARY overrides).
+let vaeBinary: String = ProcessInfo.processInfo.environment["VAE_BINARY"]
+    ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("vae").path
+
+struct JobOutcome {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+    let seconds: Double
+}
+
+/// Runs `command` with a hard time limit, so a hung job fails the test instead of stalling the suite.
+func runJob(_ command: [String], environment extra: [String: String] = [:], limit: Int = 180) throws -> JobOutcome {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+    process.arguments = ["--signal=KILL", "\(limit)"] + command
+    process.currentDirectoryURL = packageRoot
+    var environment = ProcessInfo.processInfo.environment
+    environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
+    environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+    environment["OPENBLAS_NUM_THREADS"] = "1"
+    environment.merge(extra) { $1 }
+    process.environment = environment
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    let start = Date()
+    try process.run()
+    // Drain stderr concurrently: a chatty failing job must not block on a full pipe.
+    nonisolated(unsafe) var stderr = Data()
+    let drained = DispatchSemaphore(value: 0)
+    DispatchQueue.global().async { stderr = err.fileHandleForReading.readDataToEndOfFile(); drained.signal() }
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    drained.wait()
+    process.waitUntilExit()
+    return JobOutcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self), seconds: Date().timeIntervalSince(start))
+}
+
+/// `mpirun -np N [options] vae train --config … [arguments]`.
+func mpirunTrain(ranks: Int, mpiOptions: [String] = [], _ arguments: [String], environment: [String: String] = [:]) throws -> JobOutcome {
+    try runJob(["mpirun", "-np", "\(ranks)", "--oversubscribe", "--bind-to", "none"] + mpiOptions
+               + [vaeBinary, "train", "--config", defaultConfig] + arguments, environment: environment)
+}
+
+func temporaryDirectory() -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("vae-mpi-\(UUID().uuidString)").path
+    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// The per-interval losses rank 0 wrote to DIR/metrics.jsonl.
+func intervalLosses(in directory: String) throws -> [Double] {
+    let text = try String(contentsOfFile: directory + "/metrics.jsonl", encoding: .utf8)
+    return try text.split(separator: "\n").compactMap { line in
+        let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+        return object["kind"] as? String == "interval" ? object["loss"] as? Double : nil
+    }
+}
+
+func maxRelativeDifference(_ a: [Double], _ b: [Double]) -> Double {
+    zip(a, b).map { abs($0 - $1) / max(abs($0), abs($1), 1e-12) }.max() ?? 0
+}
