@@ -5,6 +5,8 @@ import VAEMath
 
 public struct EpochReport: Sendable {
     public let epoch: Int
+    /// Steps taken in this run (fewer than the epoch's when resumed mid-epoch or stopped).
+    public let steps: Int
     /// Summed over every rank's samples.
     public let loss: LossSums
     public let learningRate: Float

@@ -9,16 +9,19 @@ public final class MetricsLog {
     private let handle: FileHandle
     private let started = ContinuousClock.now
 
-    public init(directory: String) throws {
+    /// Creates DIR/metrics.jsonl, or appends to it when resuming.
+    public init(directory: String, appending: Bool = false) throws {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
             throw TrainingError("output.dir: cannot create \(directory): \(error.localizedDescription)")
         }
         path = (directory as NSString).appendingPathComponent("metrics.jsonl")
-        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+        let exists = appending && FileManager.default.fileExists(atPath: path)
+        guard exists || FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
             throw TrainingError("\(path): cannot create the metrics file")
         }
+        if exists { handle.seekToEndOfFile() }
         self.handle = handle
     }
 

@@ -49,25 +49,94 @@ public final class Trainer {
         leafGradients = PairwiseSum(count: model.parameters.reductionBuffer.count)
     }
 
-    /// Trains every configured epoch. Only rank 0 calls `log` and writes metrics.
+    /// How a run ended: every epoch done, or stopped early at a step boundary by a signal.
+    public enum Outcome: Equatable, Sendable {
+        case completed
+        case stopped(signal: Int32)
+    }
+
+    /// Set by the CLI's signal handlers; polled once per step and carried in the step's allreduce,
+    /// so every rank stops at the same step. Returns the signal number, or 0.
+    public var stopSignal: () -> Int32 = { 0 }
+    public private(set) var reports: [EpochReport] = []
+
+    /// Trains from the start, or from `checkpoint` (read by rank 0 only; nil elsewhere), to the last epoch.
+    /// Only rank 0 calls `log` and writes files.
     @discardableResult
-    public func run(log: (String) -> Void = { print($0) }) throws -> [EpochReport] {
-        try synchronizeRanks()
+    public func run(resumingFrom checkpoint: LoadedCheckpoint? = nil, log: (String) -> Void = { print($0) }) throws -> Outcome {
         let leader = communicator.rank == 0
-        let metrics = leader ? try MetricsLog(directory: config.output.directory) : nil
+        if let checkpoint { try restore(checkpoint) }
+        try synchronizeRanks()
+        var progress = try broadcastProgress(checkpoint.map { [$0.state.step, $0.state.epoch, $0.state.stepInEpoch] })
+        let metrics = leader ? try MetricsLog(directory: config.output.directory, appending: checkpoint != nil) : nil
         if leader {
             log("training \(dataset.count) images of \(Self.format(dataset.imageShape)) from \(dataset.path): "
                 + "\(model.parameters.count) parameters, \(sampler.stepsPerEpoch) steps of \(sampler.globalBatch) per epoch"
-                + (communicator.size > 1 ? " over \(communicator.size) ranks" : ""))
+                + (communicator.size > 1 ? " over \(communicator.size) ranks" : "")
+                + (checkpoint.map { ", resuming from \($0.path) at step \(progress.step)" } ?? ""))
         }
-        var reports: [EpochReport] = []
-        for epoch in 0..<config.training.epochs {
-            let report = try trainEpoch(epoch, metrics: metrics, log: leader ? log : { _ in })
-            metrics?.record(report)
-            if leader { log(report.line) }
-            reports.append(report)
+        while progress.epoch < config.training.epochs {
+            let (report, stop) = try trainEpoch(progress.epoch, from: progress.stepInEpoch, metrics: metrics, log: leader ? log : { _ in },
+                                                checkpointEvery: config.checkpoint.everySteps)
+            progress.step += report.steps
+            progress.stepInEpoch += report.steps
+            if report.steps > 0 {
+                metrics?.record(report)
+                if leader { log(report.line) }
+                reports.append(report)
+            }
+            if stop != 0 {
+                try writeCheckpoint(progress, log: log)
+                if leader { log("stopped by signal \(stop) at step \(progress.step); resume with --resume") }
+                return .stopped(signal: stop)
+            }
+            if progress.stepInEpoch == sampler.stepsPerEpoch {
+                progress = (progress.step, progress.epoch + 1, 0)
+                let every = config.checkpoint.everyEpochs
+                if (every > 0 && progress.epoch % every == 0) || progress.epoch == config.training.epochs {
+                    try writeCheckpoint(progress, log: log)
+                }
+            }
         }
-        return reports
+        return .completed
+    }
+
+    private func restore(_ checkpoint: LoadedCheckpoint) throws {
+        let saved = checkpoint.state.config.model
+        guard saved == config.model else {
+            let differences = Mirror(reflecting: saved).children.compactMap { child -> String? in
+                let now = Mirror(reflecting: config.model).children.first { $0.label == child.label }!.value
+                return "\(child.value)" == "\(now)" ? nil : "\(child.label!) is \(child.value) in the checkpoint, \(now) in the config"
+            }
+            throw TrainingError("\(checkpoint.path): the checkpoint's model differs from the config's: \(differences.joined(separator: "; "))")
+        }
+        guard checkpoint.state.globalBatch == config.training.batchSize, checkpoint.state.seed == config.training.seed else {
+            throw TrainingError("\(checkpoint.path): the checkpoint was trained with batch_size \(checkpoint.state.globalBatch) and seed \(checkpoint.state.seed); the config says \(config.training.batchSize) and \(config.training.seed)")
+        }
+        try Checkpoint.restore(checkpoint, model: model, optimizer: optimizer)
+    }
+
+    /// Rank 0's progress (and Adam's step count and moments) become everyone's.
+    private func broadcastProgress(_ fromCheckpoint: [Int]?) throws -> (step: Int, epoch: Int, stepInEpoch: Int) {
+        var numbers = (fromCheckpoint ?? [0, 0, 0]) + [optimizer.step]
+        try numbers.withUnsafeMutableBytes { try communicator.broadcast($0, root: 0) }
+        optimizer.step = numbers[3]
+        try communicator.broadcast(UnsafeMutableRawBufferPointer(optimizer.firstMoment), root: 0)
+        try communicator.broadcast(UnsafeMutableRawBufferPointer(optimizer.secondMoment), root: 0)
+        return (numbers[0], numbers[1], numbers[2])
+    }
+
+    /// Rank 0 writes; the others wait at the barrier, so nobody runs ahead of a checkpoint in progress.
+    private func writeCheckpoint(_ progress: (step: Int, epoch: Int, stepInEpoch: Int), log: (String) -> Void) throws {
+        if communicator.rank == 0 {
+            let state = CheckpointState(step: progress.step, epoch: progress.epoch, stepInEpoch: progress.stepInEpoch,
+                                        seed: config.training.seed, worldSize: communicator.size, globalBatch: sampler.globalBatch,
+                                        learningRate: config.schedule.learningRate(epoch: progress.epoch), config: config, checksums: [:])
+            let path = try Checkpoint.write(runDirectory: config.output.directory, model: model, optimizer: optimizer,
+                                            state: state, keep: config.checkpoint.keep)
+            log("checkpoint \(path)")
+        }
+        try communicator.barrier()
     }
 
     /// Rank 0's parameters become everyone's, after checking that every rank resolved the same config.
@@ -82,8 +151,9 @@ public final class Trainer {
         try communicator.broadcast(UnsafeMutableRawBufferPointer(p.stateBuffer), root: 0)
     }
 
-    /// One pass over the epoch's permutation; returns the global loss summed over every step.
-    public func trainEpoch(_ epoch: Int, metrics: MetricsLog? = nil, log: (String) -> Void = { _ in }) throws -> EpochReport {
+    /// The epoch's steps from `first` on, until its end or a stop signal; the report covers the steps taken.
+    public func trainEpoch(_ epoch: Int, from first: Int = 0, metrics: MetricsLog? = nil, log: (String) -> Void = { _ in },
+                           checkpointEvery: Int = 0) throws -> (report: EpochReport, stopSignal: Int32) {
         let start = ContinuousClock.now
         let learningRate = config.schedule.learningRate(epoch: epoch)
         let order = sampler.order(epoch: epoch)
@@ -91,29 +161,37 @@ public final class Trainer {
         var intervalStart = ContinuousClock.now, intervalAllreduce = allreduceSeconds
         let every = config.training.logEverySteps
         let epochAllreduce = allreduceSeconds
-        for step in 0..<sampler.stepsPerEpoch {
+        var step = first, stop: Int32 = 0
+        while step < sampler.stepsPerEpoch && stop == 0 {
             let indices = sampler.indices(in: order, step: step, rank: communicator.rank, worldSize: communicator.size)
-            let sums = try trainStep(epoch: epoch, step: step, indices: indices, learningRate: learningRate)
-            total += sums
-            interval += sums
-            if every > 0 && (step + 1) % every == 0 {
+            let result = try trainStep(epoch: epoch, step: step, indices: indices, learningRate: learningRate)
+            stop = result.stopSignal
+            total += result.loss
+            interval += result.loss
+            step += 1
+            let globalStep = epoch * sampler.stepsPerEpoch + step
+            if every > 0 && step % every == 0 {
                 let seconds = Self.seconds(since: intervalStart)
-                let globalStep = epoch * sampler.stepsPerEpoch + step + 1
                 metrics?.recordInterval(step: globalStep, epoch: epoch, loss: interval, learningRate: learningRate,
                                         seconds: seconds, allreduceMilliseconds: (allreduceSeconds - intervalAllreduce) * 1000 / Double(every))
-                log(String(format: "  epoch %d step %d/%d  loss %.3f  images/s %.0f", epoch + 1, step + 1,
+                log(String(format: "  epoch %d step %d/%d  loss %.3f  images/s %.0f", epoch + 1, step,
                            sampler.stepsPerEpoch, interval.meanLoss, Double(interval.samples) / max(seconds, 1e-9)))
                 interval = LossSums()
                 intervalStart = ContinuousClock.now
                 intervalAllreduce = allreduceSeconds
             }
+            if checkpointEvery > 0 && globalStep % checkpointEvery == 0 && step < sampler.stepsPerEpoch && stop == 0 {
+                try writeCheckpoint((globalStep, epoch, step), log: log)
+            }
         }
-        return EpochReport(epoch: epoch, loss: total, learningRate: learningRate, seconds: Self.seconds(since: start),
-                           allreduceMilliseconds: communicator.size > 1 ? (allreduceSeconds - epochAllreduce) * 1000 / Double(sampler.stepsPerEpoch) : nil)
+        let steps = step - first
+        let report = EpochReport(epoch: epoch, steps: steps, loss: total, learningRate: learningRate, seconds: Self.seconds(since: start),
+                                 allreduceMilliseconds: communicator.size > 1 && steps > 0 ? (allreduceSeconds - epochAllreduce) * 1000 / Double(steps) : nil)
+        return (report, stop)
     }
 
     /// One optimizer step on this rank's `indices`; returns the loss sums over the whole global batch.
-    public func trainStep(epoch: Int, step: Int, indices: ArraySlice<Int>, learningRate: Float) throws -> LossSums {
+    public func trainStep(epoch: Int, step: Int, indices: ArraySlice<Int>, learningRate: Float) throws -> (loss: LossSums, stopSignal: Int32) {
         if let failure = injectedFailure, failure.rank == communicator.rank, failure.step == epoch * sampler.stepsPerEpoch + step {
             throw TrainingError("injected failure at step \(failure.step) (VAE_FAIL_AT_STEP)")
         }
@@ -131,11 +209,14 @@ public final class Trainer {
             local += sums
         }
         leafGradients.finish(into: p.gradients)
+        p.trailingScalars[2] = Float(stopSignal())
         let started = ContinuousClock.now
         try communicator.allreduceSum(p.reductionBuffer)
         allreduceSeconds += Self.seconds(since: started)
         optimizer.update(parameters: p.values, gradients: p.gradients, learningRate: learningRate)
-        return LossSums(reconstruction: Double(p.trailingScalars[0]), kl: Double(p.trailingScalars[1]), samples: local.samples * communicator.size)
+        let loss = LossSums(reconstruction: Double(p.trailingScalars[0]), kl: Double(p.trailingScalars[1]), samples: local.samples * communicator.size)
+        // Any rank's signal stops all; the summed flag is at least the signal number, so report one that was sent.
+        return (loss, p.trailingScalars[2] > 0 ? (stopSignal() != 0 ? stopSignal() : SIGTERM) : 0)
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {

@@ -31,10 +31,20 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
         public var directory = "runs/fashion-mnist"
     }
 
+    public struct Checkpointing: Equatable, Sendable, Codable {
+        /// Write a checkpoint every this many optimizer steps; 0 turns it off.
+        public var everySteps = 0
+        /// Write a checkpoint every this many epochs; 0 turns it off. One is always written at the end.
+        public var everyEpochs = 1
+        /// How many of the newest checkpoints to keep.
+        public var keep = 3
+    }
+
     public var model = Architecture.gdlDigits
     public var data = Data()
     public var training = Training()
     public var output = Output()
+    public var checkpoint = Checkpointing()
 
     public init() {}
 
@@ -42,6 +52,7 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
     public var fingerprint: [UInt8] {
         var resolved = self
         resolved.output = Output()
+        resolved.checkpoint = Checkpointing()
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let json = (try? encoder.encode(resolved)) ?? Foundation.Data()
@@ -76,6 +87,11 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
         let out = try root.section("output")
         output.directory = try out.string("dir", default: output.directory) ?? output.directory
         try out.finish()
+        let c = try root.section("checkpoint")
+        checkpoint.everySteps = try c.int("every_steps", default: 0, "0 (off) or a positive integer") { $0 >= 0 }
+        checkpoint.everyEpochs = try c.int("every_epochs", default: 1, "0 (off) or a positive integer") { $0 >= 0 }
+        checkpoint.keep = try c.int("keep", default: 3, "a positive integer") { $0 > 0 }
+        try c.finish()
         try root.finish()
     }
 

@@ -19,6 +19,10 @@ struct Train: ParsableCommand {
     @Option(help: "The run's output directory (overrides output.dir).")
     var out: String?
 
+    @Option(help: ArgumentHelp("Resume: alone, from the newest valid checkpoint under the output directory; with PATH, from that checkpoint directory.",
+                               valueName: "PATH"))
+    var resume: String?
+
     func run() throws {
         let communicator = try joinRanks()
         try reportingErrors(communicator) {
@@ -27,7 +31,11 @@ struct Train: ParsableCommand {
             setBLASThreads(localRanks: communicator.localSize)
             let trainer = try Trainer(config: settings, communicator: communicator)
             trainer.injectedFailure = try injectedFailure()
-            try trainer.run(log: printLine)
+            trainer.stopSignal = StopSignals.install()
+            let checkpoint = communicator.rank == 0 ? try resume.map { try loadCheckpoint($0, runDirectory: settings.output.directory) } : nil
+            if case .stopped(let signal) = try trainer.run(resumingFrom: checkpoint, log: printLine) {
+                throw ExitCode(128 + signal)  // the shell's convention for "ended by signal N"
+            }
         }
     }
 }
@@ -54,4 +62,26 @@ func injectedFailure() throws -> (rank: Int, step: Int)? {
     let parts = value.split(separator: ":").compactMap { Int($0) }
     guard parts.count == 2 else { throw TrainingError("VAE_FAIL_AT_STEP=\(value): expected RANK:STEP") }
     return (parts[0], parts[1])
+}
+
+/// `--resume` alone arrives as `Train.newestCheckpoint`: the newest valid one, skipping (with a warning) any that fail.
+func loadCheckpoint(_ resume: String, runDirectory: String) throws -> LoadedCheckpoint {
+    guard resume == Train.newestCheckpoint else { return try Checkpoint.read(resume) }
+    return try Checkpoint.newestValid(runDirectory: runDirectory) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+}
+
+extension Train {
+    static let newestCheckpoint = "<newest>"
+}
+
+/// SIGTERM (Slurm's preemption and time limit) and SIGINT set a flag the trainer polls at each step.
+enum StopSignals {
+    nonisolated(unsafe) private static var received: Int32 = 0
+
+    static func install() -> () -> Int32 {
+        for signal in [SIGTERM, SIGINT] {
+            _ = Glibc.signal(signal) { StopSignals.received = $0 }
+        }
+        return { StopSignals.received }
+    }
 }

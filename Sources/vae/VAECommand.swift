@@ -12,6 +12,15 @@ struct VAECommand: ParsableCommand {
         commandName: "vae",
         abstract: "Train the GDL_code convolutional VAE, in Swift.",
         subcommands: [Train.self])
+
+    /// `--resume` may stand alone; give it the placeholder value so the parser sees an option with a value.
+    static func main() {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        if let i = arguments.firstIndex(of: "--resume"), i + 1 == arguments.count || arguments[i + 1].hasPrefix("-") {
+            arguments.insert(Train.newestCheckpoint, at: i + 1)
+        }
+        main(arguments)
+    }
 }
 
 /// Runs `body`; a TrainingError or CommunicationError becomes one line on stderr and exit status 2,

@@ -56,3 +56,20 @@ import Testing
         #expect(outcome.stderr.contains("differs between rank 0 and rank 1"), "\(outcome.stderr)")
     }
 }
+
+/// Two "hosts": each rank in its own network namespace, joined by veth and a bridge, TCP only
+/// (launch/two-hosts.sh creates and always removes them; it needs root).
+@Suite(.serialized) struct TwoHostTests {
+    @Test func twoHostsOverTCPTrainTheSameTrajectoryAsOneRank() throws {
+        let single = temporaryDirectory(), hosts = temporaryDirectory()
+        let steps = ["--set", "data.limit=1600", "--set", "training.epochs=1", "--set", "training.log_every_steps=1"]
+        #expect(try mpirunTrain(ranks: 1, steps + ["--out", single]).status == 0)
+        let outcome = try runJob([packageRoot.appendingPathComponent("launch/two-hosts.sh").path, "-x", "OPENBLAS_NUM_THREADS", "--",
+                                  vaeBinary, "train", "--config", defaultConfig, "--out", hosts] + steps)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(outcome.stdout.contains("over 2 ranks"))
+        #expect(try intervalLosses(in: hosts) == intervalLosses(in: single))
+        let leftovers = try runJob(["ip", "netns", "list"]).stdout
+        #expect(!leftovers.contains("vae-h"), "namespaces left behind: \(leftovers)")
+    }
+}

@@ -16,8 +16,28 @@ struct JobOutcome {
     let seconds: Double
 }
 
-/// Runs `command` with a hard time limit, so a hung job fails the test instead of stalling the suite.
-func runJob(_ command: [String], environment extra: [String: String] = [:], limit: Int = 180) throws -> JobOutcome {
+/// A job started in the background; `finish()` waits for it and collects its output.
+struct RunningJob {
+    let process: Process
+    let stdout: Pipe
+    let stderr: Pipe
+    let start = Date()
+
+    func finish() -> JobOutcome {
+        // Drain stderr concurrently: a chatty job must not block on a full pipe.
+        nonisolated(unsafe) var errors = Data()
+        let drained = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async { errors = stderr.fileHandleForReading.readDataToEndOfFile(); drained.signal() }
+        let output = stdout.fileHandleForReading.readDataToEndOfFile()
+        drained.wait()
+        process.waitUntilExit()
+        return JobOutcome(status: process.terminationStatus, stdout: String(decoding: output, as: UTF8.self),
+                          stderr: String(decoding: errors, as: UTF8.self), seconds: Date().timeIntervalSince(start))
+    }
+}
+
+/// Starts `command` with a hard time limit, so a hung job fails the test instead of stalling the suite.
+func startJob(_ command: [String], environment extra: [String: String] = [:], limit: Int = 180) throws -> RunningJob {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
     process.arguments = ["--signal=KILL", "\(limit)"] + command
@@ -25,23 +45,27 @@ func runJob(_ command: [String], environment extra: [String: String] = [:], limi
     var environment = ProcessInfo.processInfo.environment
     environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
     environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
-    environment["OPENBLAS_NUM_THREADS"] = "1"
+    environment["OPENBLAS_NUM_THREADS"] = "1"  // bit-exactness across rank counts needs the same GEMM threads
     environment.merge(extra) { $1 }
     process.environment = environment
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    let start = Date()
+    let job = RunningJob(process: process, stdout: Pipe(), stderr: Pipe())
+    process.standardOutput = job.stdout
+    process.standardError = job.stderr
     try process.run()
-    // Drain stderr concurrently: a chatty failing job must not block on a full pipe.
-    nonisolated(unsafe) var stderr = Data()
-    let drained = DispatchSemaphore(value: 0)
-    DispatchQueue.global().async { stderr = err.fileHandleForReading.readDataToEndOfFile(); drained.signal() }
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    drained.wait()
-    process.waitUntilExit()
-    return JobOutcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self), seconds: Date().timeIntervalSince(start))
+    return job
+}
+
+func runJob(_ command: [String], environment: [String: String] = [:], limit: Int = 180) throws -> JobOutcome {
+    try startJob(command, environment: environment, limit: limit).finish()
+}
+
+/// Polls until `path` exists.
+func waitFor(_ path: String, limit: Double) throws {
+    let deadline = Date().addingTimeInterval(limit)
+    while !FileManager.default.fileExists(atPath: path) {
+        guard Date() < deadline else { throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: path]) }
+        Thread.sleep(forTimeInterval: 0.1)
+    }
 }
 
 /// `mpirun -np N [options] vae train --config … [arguments]`.

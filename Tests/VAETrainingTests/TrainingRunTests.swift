@@ -20,7 +20,8 @@ import VAETraining
         trainer.dataset.gather(0..<256, into: probe)
         let context = StepContext(training: false, seed: 0, epoch: 0, sampleIndices: Array(0..<256))
         let before = trainer.model.evaluate(probe, context, rLossFactor: 1000).meanLoss
-        let reports = try trainer.run(log: { _ in })
+        #expect(try trainer.run(log: { _ in }) == .completed)
+        let reports = trainer.reports
         let after = trainer.model.evaluate(probe, context, rLossFactor: 1000).meanLoss
         #expect(reports.count == 2 && reports.allSatisfy { $0.loss.samples == 2048 })
         #expect(reports[1].loss.meanLoss < reports[0].loss.meanLoss)
@@ -30,7 +31,9 @@ import VAETraining
 
     @Test func sameSeedSameRun() throws {
         let a = try Trainer(config: config(limit: 256, epochs: 1)), b = try Trainer(config: config(limit: 256, epochs: 1))
-        let ra = try a.run(log: { _ in }), rb = try b.run(log: { _ in })
+        try a.run(log: { _ in })
+        try b.run(log: { _ in })
+        let ra = a.reports, rb = b.reports
         #expect(ra[0].loss == rb[0].loss)
         #expect(Array(a.model.parameters.valueBuffer) == Array(b.model.parameters.valueBuffer))
     }

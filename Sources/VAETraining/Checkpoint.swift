@@ -1,0 +1,163 @@
+// Checkpoint: one directory per checkpoint under OUT/checkpoints/step-NNNNNNNN/, holding
+//   model.safetensors      every parameter and batch-norm statistic by name (F32)
+//   optimizer.safetensors  Adam's moments (by the same names) and its step count
+//   state.json             format version, progress, seed, world size, the resolved config, checksums
+// Rank 0 writes it into a temporary directory, fsyncs, renames it into place, then repoints
+// OUT/checkpoints/latest; so a crash at any moment leaves the previous checkpoint whole.
+
+import Foundation
+import VAEMath
+
+public struct CheckpointState: Codable, Equatable, Sendable {
+    public static let currentFormatVersion = 1
+
+    public var formatVersion = CheckpointState.currentFormatVersion
+    /// Optimizer steps completed.
+    public var step: Int
+    /// The epoch in progress and the steps of it already taken (stepInEpoch == stepsPerEpoch: epoch done).
+    public var epoch: Int
+    public var stepInEpoch: Int
+    public var seed: Int
+    public var worldSize: Int
+    public var globalBatch: Int
+    public var learningRate: Float
+    public var config: TrainingConfig
+    /// SHA-256 of each file of the checkpoint, by file name.
+    public var checksums: [String: String]
+}
+
+public struct LoadedCheckpoint {
+    public let path: String
+    public let state: CheckpointState
+    public let model: SafetensorsFile
+    public let optimizer: SafetensorsFile
+}
+
+public enum Checkpoint {
+    public static let modelFile = "model.safetensors"
+    public static let optimizerFile = "optimizer.safetensors"
+    public static let stateFile = "state.json"
+
+    public static func directory(of runDirectory: String) -> String { runDirectory + "/checkpoints" }
+
+    public static func name(step: Int) -> String { String(format: "step-%08d", step) }
+
+    /// Writes a checkpoint of `model` and `optimizer` and repoints `latest`; keeps the newest `keep`.
+    @discardableResult
+    public static func write(runDirectory: String, model: VariationalAutoencoder, optimizer: Adam,
+                             state progress: CheckpointState, keep: Int) throws -> String {
+        let root = directory(of: runDirectory)
+        do { try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true) } catch {
+            throw TrainingError("\(root): cannot create the checkpoint directory: \(error.localizedDescription)")
+        }
+        let name = name(step: progress.step), final = root + "/" + name, temporary = root + "/.tmp-" + name
+        try? FileManager.default.removeItem(atPath: temporary)
+        do { try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: false) } catch {
+            throw TrainingError("\(temporary): cannot create: \(error.localizedDescription)")
+        }
+        let modelBytes = try ModelWeights.file(of: model).encoded()
+        let optimizerBytes = try optimizerFile(model: model, optimizer: optimizer).encoded()
+        var state = progress
+        state.checksums = [modelFile: SHA256.hex(modelBytes), optimizerFile: SHA256.hex(optimizerBytes)]
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try DurableFiles.write(modelBytes, to: temporary + "/" + modelFile)
+        try DurableFiles.write(optimizerBytes, to: temporary + "/" + optimizerFile)
+        try DurableFiles.write(Array(try encoder.encode(state)), to: temporary + "/" + stateFile)
+        try DurableFiles.syncDirectory(temporary)
+        try? FileManager.default.removeItem(atPath: final)  // a same-step checkpoint from an earlier attempt
+        guard rename(temporary, final) == 0 else {
+            throw TrainingError("\(final): cannot move the new checkpoint into place: \(String(cString: strerror(errno)))")
+        }
+        try DurableFiles.syncDirectory(root)
+        try DurableFiles.replaceSymlink(at: root + "/latest", pointingTo: name)
+        try prune(root, keep: keep)
+        return final
+    }
+
+    /// Complete checkpoints (step-N directories) in `root`, oldest first.
+    public static func all(in root: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        return names.filter { $0.hasPrefix("step-") }.sorted().map { root + "/" + $0 }
+    }
+
+    private static func prune(_ root: String, keep: Int) throws {
+        for old in all(in: root).dropLast(max(keep, 1)) {
+            do { try FileManager.default.removeItem(atPath: old) } catch {
+                throw TrainingError("\(old): cannot remove an old checkpoint: \(error.localizedDescription)")
+            }
+        }
+    }
+
+    /// Reads and verifies a checkpoint directory: every file present, checksums matching, a known format.
+    public static func read(_ path: String) throws -> LoadedCheckpoint {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw TrainingError("\(path): no such checkpoint directory")
+        }
+        let statePath = path + "/" + stateFile
+        let stateBytes = try DurableFiles.read(statePath)
+        let state: CheckpointState
+        do {
+            if let version = (try JSONSerialization.jsonObject(with: Data(stateBytes)) as? [String: Any])?["formatVersion"] as? Int,
+               version != CheckpointState.currentFormatVersion {
+                throw TrainingError("\(statePath): checkpoint format version \(version) is not supported (this build reads version \(CheckpointState.currentFormatVersion))")
+            }
+            state = try JSONDecoder().decode(CheckpointState.self, from: Data(stateBytes))
+        } catch let error as TrainingError { throw error } catch {
+            throw TrainingError("\(statePath): not a valid checkpoint state file (\(error.localizedDescription))")
+        }
+        func verified(_ name: String) throws -> SafetensorsFile {
+            let file = path + "/" + name
+            let bytes = try DurableFiles.read(file)
+            guard let expected = state.checksums[name] else { throw TrainingError("\(statePath): no checksum for \(name)") }
+            guard SHA256.hex(bytes) == expected else {
+                throw TrainingError("\(file): checksum mismatch: the file is corrupt or truncated")
+            }
+            return try SafetensorsFile(bytes: bytes, source: file)
+        }
+        return LoadedCheckpoint(path: path, state: state, model: try verified(modelFile), optimizer: try verified(optimizerFile))
+    }
+
+    /// The newest checkpoint under `runDirectory` that reads and verifies; `warn` hears about each skipped one.
+    public static func newestValid(runDirectory: String, warn: (String) -> Void) throws -> LoadedCheckpoint {
+        let root = directory(of: runDirectory)
+        let candidates = all(in: root).reversed()
+        guard !candidates.isEmpty else { throw TrainingError("\(root): no checkpoint to resume from") }
+        for candidate in candidates {
+            do { return try read(candidate) } catch let error as TrainingError {
+                warn("warning: skipping checkpoint \(candidate): \(error.message)")
+            }
+        }
+        throw TrainingError("\(root): no valid checkpoint to resume from (all \(candidates.count) failed verification)")
+    }
+
+    /// Adam's moments as tensors named like the parameters they belong to, plus the step count.
+    static func optimizerFile(model: VariationalAutoencoder, optimizer: Adam) -> SafetensorsFile {
+        var tensors: [(name: String, shape: [Int], values: [Float])] = []
+        for entry in model.parameters.entries where entry.trainable {
+            let range = entry.slot.offset..<(entry.slot.offset + entry.slot.count)
+            tensors.append(("m." + entry.name, entry.shape, Array(optimizer.firstMoment[range])))
+            tensors.append(("v." + entry.name, entry.shape, Array(optimizer.secondMoment[range])))
+        }
+        return SafetensorsFile(tensors: tensors, metadata: ["step": "\(optimizer.step)", "optimizer": "adam"])
+    }
+
+    /// Restores a checkpoint's weights and optimizer state into `model` and `optimizer`.
+    public static func restore(_ checkpoint: LoadedCheckpoint, model: VariationalAutoencoder, optimizer: Adam) throws {
+        try ModelWeights.load(checkpoint.model, into: model, source: checkpoint.path + "/" + modelFile)
+        let source = checkpoint.path + "/" + optimizerFile
+        guard let step = checkpoint.optimizer.metadata["step"].flatMap(Int.init) else {
+            throw TrainingError("\(source): no step count in the metadata")
+        }
+        for entry in model.parameters.entries where entry.trainable {
+            for (prefix, moment) in [("m.", optimizer.firstMoment), ("v.", optimizer.secondMoment)] {
+                guard let tensor = checkpoint.optimizer.tensor(named: prefix + entry.name), tensor.shape == entry.shape else {
+                    throw TrainingError("\(source): tensor \(prefix + entry.name) is missing or has the wrong shape")
+                }
+                _ = UnsafeMutableBufferPointer(rebasing: moment[entry.slot.offset..<(entry.slot.offset + entry.slot.count)]).update(from: tensor.values)
+            }
+        }
+        optimizer.step = step
+    }
+}

@@ -1,0 +1,94 @@
+// Checkpoints on one process: exact resumption (byte-identical weights), pruning, and every way a
+// checkpoint can be wrong: corrupt, truncated, missing a file, another architecture, an unknown format.
+
+import Foundation
+import Testing
+import VAEMath
+import VAETraining
+
+@Suite struct CheckpointTests {
+    /// 3 epochs of 20 steps on 640 real images.
+    func config(_ out: String, epochs: Int = 3, everySteps: Int = 0, keep: Int = 10) -> TrainingConfig {
+        var config = TrainingConfig()
+        config.data.limit = 640
+        config.training.epochs = epochs
+        config.output.directory = out
+        config.checkpoint.everySteps = everySteps
+        config.checkpoint.keep = keep
+        return config
+    }
+
+    func modelBytes(_ checkpoint: String) -> Data { FileManager.default.contents(atPath: checkpoint + "/model.safetensors")! }
+
+    @Test func resumingMidEpochEndsByteIdentical() throws {
+        let straight = temporaryDirectory().path, interrupted = temporaryDirectory().path
+        try Trainer(config: config(straight)).run(log: { _ in })
+        try Trainer(config: config(interrupted, epochs: 1, everySteps: 7)).run(log: { _ in })
+        let midEpoch = try Checkpoint.read(interrupted + "/checkpoints/step-00000014")
+        #expect(midEpoch.state.epoch == 0 && midEpoch.state.stepInEpoch == 14)
+        let resumed = try Trainer(config: config(interrupted))
+        #expect(try resumed.run(resumingFrom: midEpoch, log: { _ in }) == .completed)
+        #expect(resumed.reports.map(\.steps) == [6, 20, 20])
+        #expect(modelBytes(straight + "/checkpoints/step-00000060") == modelBytes(interrupted + "/checkpoints/step-00000060"))
+        let optimizer = { (run: String) in FileManager.default.contents(atPath: run + "/checkpoints/step-00000060/optimizer.safetensors") }
+        #expect(optimizer(straight) == optimizer(interrupted))
+    }
+
+    @Test func pruningKeepsTheNewest() throws {
+        let out = temporaryDirectory().path
+        try Trainer(config: config(out, epochs: 2, everySteps: 3, keep: 2)).run(log: { _ in })
+        let names = Checkpoint.all(in: out + "/checkpoints").map { ($0 as NSString).lastPathComponent }
+        #expect(names == ["step-00000039", "step-00000040"])
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: out + "/checkpoints/latest") == "step-00000040")
+    }
+
+    @Test func theStateRecordsProgressAndTheResolvedConfig() throws {
+        let out = temporaryDirectory().path
+        try Trainer(config: config(out, epochs: 1)).run(log: { _ in })
+        let checkpoint = try Checkpoint.read(out + "/checkpoints/latest")
+        #expect(checkpoint.state.step == 20 && checkpoint.state.epoch == 1 && checkpoint.state.stepInEpoch == 0)
+        #expect(checkpoint.state.worldSize == 1 && checkpoint.state.globalBatch == 32 && checkpoint.state.config == config(out, epochs: 1))
+        #expect(checkpoint.model.tensor(named: "encoder_conv_0.kernel")?.shape == [3, 3, 1, 32])
+        #expect(checkpoint.optimizer.metadata["step"] == "20")
+    }
+
+    @Test func corruptCheckpointsNameTheFileAndAutomaticResumeFallsBack() throws {
+        let out = temporaryDirectory().path
+        try Trainer(config: config(out, epochs: 1, everySteps: 7)).run(log: { _ in })
+        let newest = out + "/checkpoints/step-00000020", previous = out + "/checkpoints/step-00000014"
+
+        var bytes = [UInt8](modelBytes(newest))
+        bytes[bytes.count / 2] ^= 0x10
+        try Data(bytes).write(to: URL(fileURLWithPath: newest + "/model.safetensors"))
+        #expect(expectTrainingError(newest + "/model.safetensors", "checksum mismatch") { _ = try Checkpoint.read(newest) } == nil)
+
+        var warnings: [String] = []
+        let fallback = try Checkpoint.newestValid(runDirectory: out) { warnings.append($0) }
+        #expect(fallback.path == previous && warnings.count == 1 && warnings[0].contains(newest))
+
+        let optimizer = previous + "/optimizer.safetensors"
+        let whole = FileManager.default.contents(atPath: optimizer)!
+        try whole.prefix(whole.count - 100).write(to: URL(fileURLWithPath: optimizer))
+        #expect(expectTrainingError(optimizer, "checksum mismatch") { _ = try Checkpoint.read(previous) } == nil)
+
+        try FileManager.default.removeItem(atPath: out + "/checkpoints/step-00000007/state.json")
+        #expect(expectTrainingError("step-00000007/state.json") { _ = try Checkpoint.read(out + "/checkpoints/step-00000007") } == nil)
+        #expect(expectTrainingError("no valid checkpoint") { _ = try Checkpoint.newestValid(runDirectory: out) { _ in } } == nil)
+    }
+
+    @Test func anotherArchitectureOrFormatIsRefusedByName() throws {
+        let out = temporaryDirectory().path
+        try Trainer(config: config(out, epochs: 1)).run(log: { _ in })
+        let checkpoint = try Checkpoint.read(out + "/checkpoints/latest")
+        var wider = config(out)
+        wider.model.zDim = 3
+        #expect(expectTrainingError("zDim is 2 in the checkpoint, 3 in the config") {
+            try Trainer(config: wider).run(resumingFrom: checkpoint, log: { _ in })
+        } == nil)
+
+        let state = out + "/checkpoints/latest/state.json"
+        let text = try String(contentsOfFile: state, encoding: .utf8).replacingOccurrences(of: "\"formatVersion\" : 1", with: "\"formatVersion\" : 9")
+        try text.write(toFile: state, atomically: true, encoding: .utf8)
+        #expect(expectTrainingError(state, "format version 9 is not supported") { _ = try Checkpoint.read(out + "/checkpoints/latest") } == nil)
+    }
+}
