@@ -32,7 +32,7 @@ let package = Package(
         ]),
         // The thin CLI.
         .executableTarget(name: "vae", dependencies: [
-            "VAETraining",
+            "VAETraining", "CBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -20,7 +20,8 @@ public final class Trainer {
     public var injectedFailure: (rank: Int, step: Int)?
     private let batch: Tensor
     private let leafGradients: PairwiseSum
-    private var allreduceSeconds = 0.0
+    /// Wall time spent in the gradient allreduce since the trainer was made.
+    public private(set) var allreduceSeconds = 0.0
 
     public init(config: TrainingConfig, communicator: Communicator = SingleProcessCommunicator()) throws {
         self.config = config

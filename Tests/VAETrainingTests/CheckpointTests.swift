@@ -71,6 +71,10 @@ import VAETraining
         try whole.prefix(whole.count - 100).write(to: URL(fileURLWithPath: optimizer))
         #expect(expectTrainingError(optimizer, "checksum mismatch") { _ = try Checkpoint.read(previous) } == nil)
 
+        // A checkpoint interrupted mid-write is a .tmp- directory: never a candidate.
+        try FileManager.default.createDirectory(atPath: out + "/checkpoints/.tmp-step-00000099", withIntermediateDirectories: false)
+        #expect(try Checkpoint.newestValid(runDirectory: out) { _ in }.path == out + "/checkpoints/step-00000007")
+
         try FileManager.default.removeItem(atPath: out + "/checkpoints/step-00000007/state.json")
         #expect(expectTrainingError("step-00000007/state.json") { _ = try Checkpoint.read(out + "/checkpoints/step-00000007") } == nil)
         #expect(expectTrainingError("no valid checkpoint") { _ = try Checkpoint.newestValid(runDirectory: out) { _ in } } == nil)
