@@ -2,10 +2,15 @@
 // the whole batch into one GEMM. Everything works on raw pointers into buffers the layers own.
 
 import CBLAS
+import CDNNL
 
 public enum Kernels {
-    /// Sets the threads OpenBLAS uses for each GEMM.
-    public static func setThreadCount(_ threads: Int) { openblas_set_num_threads(Int32(max(1, threads))) }
+    /// Sets the threads of each GEMM (OpenBLAS) and of each oneDNN primitive (its OpenMP runtime) run from
+    /// the calling thread.
+    public static func setThreadCount(_ threads: Int) {
+        openblas_set_num_threads(Int32(max(1, threads)))
+        omp_set_num_threads(Int32(max(1, threads)))
+    }
 
     /// C[m×n] = alpha · op(A) · op(B) + beta · C, row-major; op transposes when asked.
     @inline(__always)
@@ -104,6 +109,10 @@ public enum Kernels {
 public struct ConvGeometry: Sendable, Equatable {
     public let inputHeight, inputWidth, outputHeight, outputWidth: Int
     public let kernel, stride, padTop, padLeft: Int
+
+    /// The padding after the last row and column: the rest of the total, the odd pixel included.
+    public var padBottom: Int { max((outputHeight - 1) * stride + kernel - inputHeight, 0) - padTop }
+    public var padRight: Int { max((outputWidth - 1) * stride + kernel - inputWidth, 0) - padLeft }
 
     public static func same(inputHeight: Int, inputWidth: Int, kernel: Int, stride: Int) -> ConvGeometry {
         let outH = (inputHeight + stride - 1) / stride
