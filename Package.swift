@@ -17,12 +17,14 @@ let package = Package(
         // System libraries from Debian; pkg-config finds their headers and libraries.
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // oneDNN ships no pkg-config file on Debian; its header and library are in the default paths.
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "COpenMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         // The only code that includes mpi.h: plain C functions over MPI_COMM_WORLD.
         .target(name: "CMPIShim", dependencies: ["COpenMPI"]),
 
         // The math: tensors, kernels, layers, the VAE, loss, Adam, schedules, random numbers. No MPI, no files.
-        .target(name: "VAEMath", dependencies: ["CBLAS"]),
+        .target(name: "VAEMath", dependencies: ["CBLAS", "CDNNL"]),
         // The communicator: a protocol, with MPI (over the shim) and single-process implementations.
         .target(name: "VAECommunication", dependencies: ["CMPIShim"]),
         // Training: config, data sets, sampler, loop, metrics.

@@ -16,7 +16,7 @@ shift 2
 options=(--hostfile "$hostfile" -np "$ranks" --map-by core --bind-to core --mca btl "${VAE_BTL:-tcp,self,vader}")
 if [[ -n ${VAE_IFACE:-} ]]; then options+=(--mca btl_tcp_if_include "$VAE_IFACE" --mca oob_tcp_if_include "$VAE_IFACE"); fi
 # Remote ranks get the launching shell's view of these; mpirun does not forward the environment by itself.
-for variable in PATH LD_LIBRARY_PATH OPENBLAS_NUM_THREADS OPENBLAS_CORETYPE VAE_FAIL_AT_STEP; do
+for variable in PATH LD_LIBRARY_PATH OPENBLAS_NUM_THREADS OMP_NUM_THREADS OPENBLAS_CORETYPE VAE_CONV_BACKEND VAE_FAIL_AT_STEP; do
   [[ -n ${!variable:-} ]] && options+=(-x "$variable")
 done
 [[ $(id -u) -eq 0 ]] && options+=(--allow-run-as-root)

@@ -2,10 +2,15 @@
 // the whole batch into one GEMM. Everything works on raw pointers into buffers the layers own.
 
 import CBLAS
+import CDNNL
 
 public enum Kernels {
-    /// Sets the threads OpenBLAS uses for each GEMM.
-    public static func setThreadCount(_ threads: Int) { openblas_set_num_threads(Int32(max(1, threads))) }
+    /// Sets the threads of each GEMM (OpenBLAS) and of each oneDNN primitive (its OpenMP runtime) run from
+    /// the calling thread.
+    public static func setThreadCount(_ threads: Int) {
+        openblas_set_num_threads(Int32(max(1, threads)))
+        omp_set_num_threads(Int32(max(1, threads)))
+    }
 
     /// C[m×n] = alpha · op(A) · op(B) + beta · C, row-major; op transposes when asked.
     @inline(__always)
@@ -40,32 +45,29 @@ public enum Kernels {
     }
 
     /// Unfolds an NHWC image batch into rows of patches: row (n, oh, ow) holds the K×K×C window
-    /// under output pixel (oh, ow), zeros where the window hangs over the padding.
+    /// under output pixel (oh, ow), zeros where the window hangs over the padding. A window row of K pixels
+    /// is K·C contiguous Floats in the image, so inside the image each (row, kh) is one run.
     public static func im2col(_ image: UnsafePointer<Float>, batch: Int, _ g: ConvGeometry, channels: Int, into columns: UnsafeMutablePointer<Float>) {
-        let patch = g.kernel * g.kernel * channels
-        var row = columns
+        let run = g.kernel * channels, patch = g.kernel * run
         for n in 0..<batch {
             let imageBase = image + n * g.inputHeight * g.inputWidth * channels
             for oh in 0..<g.outputHeight {
-                for ow in 0..<g.outputWidth {
-                    for kh in 0..<g.kernel {
-                        let ih = oh * g.stride - g.padTop + kh
-                        let out = row + kh * g.kernel * channels
-                        guard ih >= 0 && ih < g.inputHeight else {
-                            out.update(repeating: 0, count: g.kernel * channels)
-                            continue
-                        }
-                        for kw in 0..<g.kernel {
-                            let iw = ow * g.stride - g.padLeft + kw
-                            let dst = out + kw * channels
-                            if iw >= 0 && iw < g.inputWidth {
-                                dst.update(from: imageBase + (ih * g.inputWidth + iw) * channels, count: channels)
-                            } else {
-                                dst.update(repeating: 0, count: channels)
-                            }
-                        }
+                let rowBase = columns + (n * g.outputHeight + oh) * g.outputWidth * patch
+                for kh in 0..<g.kernel {
+                    let ih = oh * g.stride - g.padTop + kh
+                    let insideRows = ih >= 0 && ih < g.inputHeight
+                    let imageRow = imageBase + ih * g.inputWidth * channels
+                    for ow in 0..<g.outputWidth {
+                        let out = rowBase + ow * patch + kh * run
+                        let iw = ow * g.stride - g.padLeft
+                        // Columns kw in first..<last land inside the image; the rest are padding.
+                        let first = insideRows ? min(max(0, -iw), g.kernel) : 0
+                        let last = insideRows ? max(first, min(g.kernel, g.inputWidth - iw)) : 0
+                        let src = imageRow + iw * channels
+                        for j in 0..<(first * channels) { out[j] = 0 }
+                        for j in (first * channels)..<(last * channels) { out[j] = src[j] }
+                        for j in (last * channels)..<run { out[j] = 0 }
                     }
-                    row += patch
                 }
             }
         }
@@ -74,25 +76,25 @@ public enum Kernels {
     /// The adjoint of `im2col`: adds every patch element back onto the pixel it came from.
     /// The image is zeroed first.
     public static func col2im(_ columns: UnsafePointer<Float>, batch: Int, _ g: ConvGeometry, channels: Int, into image: UnsafeMutablePointer<Float>) {
-        let patch = g.kernel * g.kernel * channels
+        let run = g.kernel * channels, patch = g.kernel * run
         image.update(repeating: 0, count: batch * g.inputHeight * g.inputWidth * channels)
-        var row = columns
         for n in 0..<batch {
             let imageBase = image + n * g.inputHeight * g.inputWidth * channels
             for oh in 0..<g.outputHeight {
-                for ow in 0..<g.outputWidth {
-                    for kh in 0..<g.kernel {
-                        let ih = oh * g.stride - g.padTop + kh
-                        guard ih >= 0 && ih < g.inputHeight else { continue }
-                        for kw in 0..<g.kernel {
-                            let iw = ow * g.stride - g.padLeft + kw
-                            guard iw >= 0 && iw < g.inputWidth else { continue }
-                            let src = row + (kh * g.kernel + kw) * channels
-                            let dst = imageBase + (ih * g.inputWidth + iw) * channels
-                            for c in 0..<channels { dst[c] += src[c] }
-                        }
+                let rowBase = columns + (n * g.outputHeight + oh) * g.outputWidth * patch
+                for kh in 0..<g.kernel {
+                    let ih = oh * g.stride - g.padTop + kh
+                    guard ih >= 0 && ih < g.inputHeight else { continue }
+                    let imageRow = imageBase + ih * g.inputWidth * channels
+                    for ow in 0..<g.outputWidth {
+                        let src = rowBase + ow * patch + kh * run
+                        let iw = ow * g.stride - g.padLeft
+                        let first = max(0, -iw), last = min(g.kernel, g.inputWidth - iw)  // kw inside the image
+                        guard first < last else { continue }
+                        let dst = imageRow + (iw + first) * channels
+                        let from = src + first * channels
+                        for j in 0..<(last - first) * channels { dst[j] += from[j] }
                     }
-                    row += patch
                 }
             }
         }
@@ -104,6 +106,10 @@ public enum Kernels {
 public struct ConvGeometry: Sendable, Equatable {
     public let inputHeight, inputWidth, outputHeight, outputWidth: Int
     public let kernel, stride, padTop, padLeft: Int
+
+    /// The padding after the last row and column: the rest of the total, the odd pixel included.
+    public var padBottom: Int { max((outputHeight - 1) * stride + kernel - inputHeight, 0) - padTop }
+    public var padRight: Int { max((outputWidth - 1) * stride + kernel - inputWidth, 0) - padLeft }
 
     public static func same(inputHeight: Int, inputWidth: Int, kernel: Int, stride: Int) -> ConvGeometry {
         let outH = (inputHeight + stride - 1) / stride

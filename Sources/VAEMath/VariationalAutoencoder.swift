@@ -14,7 +14,7 @@ public final class VariationalAutoencoder {
     private let latent, epsilon: Tensor
     private let meanGradient, logVarianceGradient, latentGradient, encodedGradient, outputGradient: Tensor
 
-    public init(_ architecture: Architecture, seed: UInt64) {
+    public init(_ architecture: Architecture, seed: UInt64, convolutionBackend: ConvolutionBackend = .default) {
         self.architecture = architecture
         let a = architecture
         var shape = [a.inputHeight, a.inputWidth, a.inputChannels]
@@ -31,7 +31,8 @@ public final class VariationalAutoencoder {
         var encoderLayers: [Layer] = []
         for (i, spec) in a.encoder.enumerated() {
             let conv = Conv2D(name: "encoder_conv_\(i)", store: parameters, inputHeight: shape[0], inputWidth: shape[1],
-                              inputChannels: shape[2], filters: spec.filters, kernel: spec.kernel, stride: spec.stride)
+                              inputChannels: shape[2], filters: spec.filters, kernel: spec.kernel, stride: spec.stride,
+                              backend: convolutionBackend)
             conv.computesInputGradient = i > 0
             encoderLayers.append(conv)
             shape = conv.outputShape
@@ -47,7 +48,8 @@ public final class VariationalAutoencoder {
         for (i, spec) in a.decoder.enumerated() {
             let conv = ConvTranspose2D(name: "decoder_conv_t_\(i)", store: parameters, inputHeight: shape[0],
                                        inputWidth: shape[1], inputChannels: shape[2],
-                                       filters: spec.filters, kernel: spec.kernel, stride: spec.stride)
+                                       filters: spec.filters, kernel: spec.kernel, stride: spec.stride,
+                                       backend: convolutionBackend)
             decoderLayers.append(conv)
             shape = conv.outputShape
             if i < a.decoder.count - 1 {

@@ -28,7 +28,8 @@ struct Train: ParsableCommand {
         try reportingErrors(communicator) {
             var settings = try TrainingConfig.load(path: config, overrides: overrides)
             if let out { settings.output.directory = out }
-            setBLASThreads(localRanks: communicator.localSize)
+            try checkConvolutionBackend()
+            setMathThreads(localRanks: communicator.localSize)
             let trainer = try Trainer(config: settings, communicator: communicator)
             trainer.injectedFailure = try injectedFailure()
             trainer.stopSignal = StopSignals.install()
@@ -49,11 +50,20 @@ func joinRanks() throws -> Communicator {
     }
 }
 
-/// Each rank gets cores ÷ ranks-on-this-node BLAS threads (at least 1), unless the user chose.
-func setBLASThreads(localRanks: Int) {
+/// Each rank gets cores ÷ ranks-on-this-node threads (at least 1) for OpenBLAS and oneDNN alike, unless the
+/// user chose with OPENBLAS_NUM_THREADS or OMP_NUM_THREADS (either sets both).
+func setMathThreads(localRanks: Int) {
     let environment = ProcessInfo.processInfo.environment
-    guard environment["OPENBLAS_NUM_THREADS"] == nil, environment["OMP_NUM_THREADS"] == nil else { return }
-    Kernels.setThreadCount(max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, localRanks)))
+    let chosen = (environment["OPENBLAS_NUM_THREADS"] ?? environment["OMP_NUM_THREADS"]).flatMap { Int($0) }
+    Kernels.setThreadCount(chosen ?? max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, localRanks)))
+}
+
+/// VAE_CONV_BACKEND, when set, must name a backend (the layers read it themselves).
+func checkConvolutionBackend() throws {
+    let name = ConvolutionBackend.environmentVariable
+    guard let value = ProcessInfo.processInfo.environment[name], ConvolutionBackend(rawValue: value) == nil else { return }
+    let known = ConvolutionBackend.allCases.map(\.rawValue).joined(separator: ", ")
+    throw TrainingError("\(name)=\(value): expected one of \(known)")
 }
 
 /// VAE_FAIL_AT_STEP=RANK:STEP makes that rank throw at that global step: a test switch for failure handling.

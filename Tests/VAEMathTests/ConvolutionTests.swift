@@ -14,12 +14,13 @@ import VAEMath
         #expect(unit.outputHeight == 28 && unit.padTop == 1)
     }
 
-    @Test(arguments: [(6, 2, 0), (5, 2, 1), (5, 1, 1)])
-    func conv2DMatchesDirectLoops(size: Int, stride: Int, padTop: Int) {
+    @Test(arguments: ConvolutionBackend.allCases, [(6, 2, 0), (5, 2, 1), (5, 1, 1)])
+    func conv2DMatchesDirectLoops(backend: ConvolutionBackend, shape: (size: Int, stride: Int, padTop: Int)) {
+        let (size, stride, padTop) = shape
         let (cin, cout, k) = (2, 3, 3)
         let store = ParameterStore()
         let conv = Conv2D(name: "c", store: store, inputHeight: size, inputWidth: size, inputChannels: cin,
-                          filters: cout, kernel: k, stride: stride)
+                          filters: cout, kernel: k, stride: stride, backend: backend)
         store.allocate(seed: 2)
         for j in 0..<cout { store.values[store.entry(named: "c.bias")!.slot.offset + j] = Float(j) }
         let x = Tensor(batch: 2, itemShape: [size, size, cin], values: randomValues(2 * size * size * cin, seed: 3))
@@ -39,16 +40,16 @@ import VAEMath
         } } } }
     }
 
-    @Test(arguments: [1, 2])
-    func convTransposeIsTheAdjointOfConv(stride: Int) {
+    @Test(arguments: ConvolutionBackend.allCases, [1, 2])
+    func convTransposeIsTheAdjointOfConv(backend: ConvolutionBackend, stride: Int) {
         // ⟨conv(x), y⟩ = ⟨x, convT(y)⟩ when both use the same kernel and no bias.
         let (size, cin, cout) = (6, 2, 3)
         let convStore = ParameterStore(), transposeStore = ParameterStore()
         let conv = Conv2D(name: "c", store: convStore, inputHeight: size, inputWidth: size, inputChannels: cin,
-                          filters: cout, kernel: 3, stride: stride)
+                          filters: cout, kernel: 3, stride: stride, backend: backend)
         let small = size / stride
         let transpose = ConvTranspose2D(name: "t", store: transposeStore, inputHeight: small, inputWidth: small,
-                                        inputChannels: cout, filters: cin, kernel: 3, stride: stride)
+                                        inputChannels: cout, filters: cin, kernel: 3, stride: stride, backend: backend)
         convStore.allocate(seed: 4)
         transposeStore.allocate(seed: 5)
         #expect(convStore.count == transposeStore.count - cin + cout)
@@ -61,5 +62,24 @@ import VAEMath
         let lhs = probe(conv.forward(x, context), y.array)
         let rhs = probe(transpose.forward(y, context), x.array)
         #expect(abs(lhs - rhs) < 1e-4 * max(1, abs(lhs)))
+    }
+
+    @Test func backendsAgreeOnTheBookModel() {
+        // The real shapes (28×28, 1 to 64 channels, batch 8), where oneDNN picks its optimized kernels.
+        let models = ConvolutionBackend.allCases.map { VariationalAutoencoder(.gdlDigits, seed: 1, convolutionBackend: $0) }
+        let images = Tensor(batch: 8, itemShape: [28, 28, 1], values: randomValues(8 * 784, seed: 12, in: 0...1))
+        let losses = models.map { model in
+            model.parameters.zeroGradients()
+            let sums = model.trainStep(images, trainingContext(batch: 8), rLossFactor: 1000, globalBatch: 8)
+            return sums.reconstruction + sums.kl
+        }
+        #expect(abs(losses[0] - losses[1]) < 1e-4 * abs(losses[0]))
+        let (a, b) = (models[0].parameters, models[1].parameters)
+        for entry in a.entries where entry.trainable {
+            let range = entry.slot.offset..<(entry.slot.offset + entry.slot.count)
+            let scale = range.map { abs(a.gradients[$0]) }.max()!
+            let difference = range.map { abs(a.gradients[$0] - b.gradients[$0]) }.max()!
+            #expect(difference <= 1e-3 * scale, "\(entry.name): gradients differ by \(difference) at scale \(scale)")
+        }
     }
 }

@@ -5,22 +5,24 @@ import Testing
 import VAEMath
 
 @Suite struct LayerGradientTests {
-    @Test(arguments: [(6, 6, 1), (5, 7, 2), (4, 4, 1), (3, 5, 2)])
-    func conv2D(height: Int, width: Int, stride: Int) {
+    @Test(arguments: ConvolutionBackend.allCases, [(6, 6, 1), (5, 7, 2), (4, 4, 1), (3, 5, 2)])
+    func conv2D(backend: ConvolutionBackend, shape: (height: Int, width: Int, stride: Int)) {
+        let (height, width, stride) = shape
         let store = ParameterStore()
         let conv = Conv2D(name: "c", store: store, inputHeight: height, inputWidth: width, inputChannels: 2,
-                          filters: 3, kernel: 3, stride: stride)
+                          filters: 3, kernel: 3, stride: stride, backend: backend)
         store.allocate(seed: 1)
         randomizeBiases(store)
         let x = Tensor(batch: 2, itemShape: [height, width, 2], values: randomValues(2 * height * width * 2, seed: 2))
         checkGradients(of: conv, store: store, input: x, context: trainingContext(batch: 2))
     }
 
-    @Test(arguments: [(3, 3, 1), (3, 4, 2), (2, 2, 2)])
-    func convTranspose2D(height: Int, width: Int, stride: Int) {
+    @Test(arguments: ConvolutionBackend.allCases, [(3, 3, 1), (3, 4, 2), (2, 2, 2)])
+    func convTranspose2D(backend: ConvolutionBackend, shape: (height: Int, width: Int, stride: Int)) {
+        let (height, width, stride) = shape
         let store = ParameterStore()
         let conv = ConvTranspose2D(name: "t", store: store, inputHeight: height, inputWidth: width, inputChannels: 2,
-                                   filters: 3, kernel: 3, stride: stride)
+                                   filters: 3, kernel: 3, stride: stride, backend: backend)
         store.allocate(seed: 1)
         randomizeBiases(store)
         let x = Tensor(batch: 2, itemShape: [height, width, 2], values: randomValues(2 * height * width * 2, seed: 2))

@@ -11,12 +11,12 @@ import VAEMath
         decoder: [ConvSpec(filters: 4, kernel: 3, stride: 2), ConvSpec(filters: 1, kernel: 3, stride: 1)],
         zDim: 2)
 
-    @Test(arguments: [false, true])
-    func lossGradient(batchNormAndDropout: Bool) {
+    @Test(arguments: ConvolutionBackend.allCases, [false, true])
+    func lossGradient(backend: ConvolutionBackend, batchNormAndDropout: Bool) {
         var architecture = Self.small
         architecture.useBatchNorm = batchNormAndDropout
         architecture.useDropout = batchNormAndDropout
-        let model = VariationalAutoencoder(architecture, seed: 5)
+        let model = VariationalAutoencoder(architecture, seed: 5, convolutionBackend: backend)
         let p = model.parameters
         let images = Tensor(batch: 3, itemShape: [8, 8, 1], values: randomValues(192, seed: 9, in: 0...1))
         let context = trainingContext(batch: 3)
