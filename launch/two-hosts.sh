@@ -20,6 +20,9 @@
 # Environment:
 #   TWO_HOSTS_TIMEOUT  seconds before mpirun is sent TERM (default 120; KILL 10 s later)
 #   TWO_HOSTS_DEBUG=1  print the setup and the full mpirun command line on stderr
+#   TWO_HOSTS_RATE     limit each host's link to this rate in each direction (tc rate, e.g.
+#                      1gbit, 100mbit; default: unlimited). A tbf qdisc goes on the egress of
+#                      each namespace's eth0 and of each bridge-side veth end; needs tc (iproute2)
 # Standard input is not forwarded to the job (it reads /dev/null). The ranks inherit this
 # script's environment (unlike real ssh hosts); -x VAR still works and documents intent.
 set -euo pipefail
@@ -40,6 +43,12 @@ command -v mpirun >/dev/null || { echo "two-hosts.sh: 'mpirun' not found (apt-ge
 
 debug=${TWO_HOSTS_DEBUG:-0}
 timeout_s=${TWO_HOSTS_TIMEOUT:-120}
+rate=${TWO_HOSTS_RATE:-}
+if [[ -n $rate ]]; then
+  command -v tc >/dev/null || { echo "two-hosts.sh: 'tc' not found, needed by TWO_HOSTS_RATE (apt-get install -y iproute2)" >&2; exit 2; }
+  [[ ${rate,,} =~ ^[0-9]+(\.[0-9]+)?([kmgt]i?)?(bit|bps)$ ]] ||
+    { echo "two-hosts.sh: TWO_HOSTS_RATE='$rate' is not a tc rate such as 1gbit or 100mbit" >&2; exit 2; }
+fi
 log() { if [[ $debug == 1 ]]; then echo "two-hosts: $*" >&2; fi; }
 
 id=$$
@@ -109,6 +118,16 @@ for i in 0 1; do
   ip -n "${ns[$i]}" link set lo up
   ip -n "${ns[$i]}" link set eth0 up
 done
+# optional rate limit: shape the egress of both ends of each veth, so each direction is limited
+# (host->bridge on eth0, bridge->host on the root-side end). The qdiscs go away with the links.
+# burst 256kb: well above the largest packet (a 64 KiB GSO segment), which tbf must pass whole.
+if [[ -n $rate ]]; then
+  for i in 0 1; do
+    tc -n "${ns[$i]}" qdisc add dev eth0 root tbf rate "$rate" burst 256kb latency 50ms
+    tc qdisc add dev "${veth[$i]}" root tbf rate "$rate" burst 256kb latency 50ms
+  done
+  log "links limited to $rate per direction (tbf on eth0 in each namespace and on ${veth[*]})"
+fi
 # wait until both hosts answer (bridge ports go to forwarding immediately: STP is off by default)
 for i in 0 1; do
   ok=0

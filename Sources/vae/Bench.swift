@@ -31,7 +31,8 @@ struct Bench: ParsableCommand {
             settings.training.batchSize = batchPerRank * communicator.size
             settings.data.limit = limit
             guard steps > 0, warmup >= 0, batchPerRank > 0 else { throw TrainingError("bench: --steps, --batch-per-rank must be positive") }
-            setBLASThreads(localRanks: communicator.localSize)
+            try checkConvolutionBackend()
+            setMathThreads(localRanks: communicator.localSize)
             let trainer = try Trainer(config: settings, communicator: communicator)
             try trainer.synchronizeRanks()
             let sampler = trainer.sampler
@@ -57,7 +58,7 @@ struct Bench: ParsableCommand {
             let flopsPerImage = 6.0 * Double(settings.model.forwardMultiplyAdds)  // forward 2·MACs, backward twice that
             guard communicator.rank == 0 else { return }
             let fields: [(String, String)] = [
-                ("peer", "\"swift-vae\""), ("ranks", "\(communicator.size)"), ("threads_per_rank", "\(openblas_get_num_threads())"),
+                ("peer", "\"swift-vae\""), ("backend", "\"\(ConvolutionBackend.default.rawValue)\""), ("ranks", "\(communicator.size)"), ("threads_per_rank", "\(openblas_get_num_threads())"),
                 ("batch_per_rank", "\(batchPerRank)"), ("micro_batch", "\(settings.training.microBatch)"), ("z_dim", "\(settings.model.zDim)"),
                 ("steps", "\(steps)"), ("warmup", "\(warmup)"),
                 ("images_per_s", format(images / elapsed, 1)), ("step_ms", format(elapsed * 1000 / Double(steps), 3)),
