@@ -123,8 +123,9 @@ done
 # burst 256kb: well above the largest packet (a 64 KiB GSO segment), which tbf must pass whole.
 if [[ -n $rate ]]; then
   for i in 0 1; do
-    tc -n "${ns[$i]}" qdisc add dev eth0 root tbf rate "$rate" burst 256kb latency 50ms
-    tc qdisc add dev "${veth[$i]}" root tbf rate "$rate" burst 256kb latency 50ms
+    { tc -n "${ns[$i]}" qdisc add dev eth0 root tbf rate "$rate" burst 256kb latency 50ms &&
+      tc qdisc add dev "${veth[$i]}" root tbf rate "$rate" burst 256kb latency 50ms; } ||
+      { echo "two-hosts.sh: tc could not apply TWO_HOSTS_RATE='$rate'" >&2; exit 1; }
   done
   log "links limited to $rate per direction (tbf on eth0 in each namespace and on ${veth[*]})"
 fi
