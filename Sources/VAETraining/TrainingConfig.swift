@@ -1,4 +1,5 @@
-// TrainingConfig: everything a run needs, read from YAML with sections model, data, training and output.
+// TrainingConfig: everything a run needs, read from YAML with sections model, data, training, output,
+// checkpoint and samples.
 // Every key is optional; a missing key takes the GDL_code digits value. See README.md for the reference.
 
 import Foundation
@@ -7,7 +8,12 @@ import VAEMath
 public struct TrainingConfig: Equatable, Sendable, Codable {
     public struct Data: Equatable, Sendable, Codable {
         public var train = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
-        public var test: String? = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"
+        /// Held-out images: rank 0 draws its sample images from them.
+        public var test = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"
+        /// Labels of the test images, which colour the latent scatter plot. The default file may be absent
+        /// (an uncoloured plot); any other file must exist and hold one label per test image.
+        public var testLabels = Data.defaultTestLabels
+        public static let defaultTestLabels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz"
         /// Keep only the first `limit` training images; 0 keeps all.
         public var limit = 0
     }
@@ -23,8 +29,9 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
         public var rLossFactor = 1000.0
         public var lrDecay = 1.0
         public var lrStepSize = 1
-        /// Print a progress line every this many steps; 0 prints only the per-epoch lines.
-        public var logEverySteps = 0
+        /// Record metrics every this many steps, and print a progress line when stdout is not a terminal
+        /// (a terminal gets a live line instead); 0: only the per-epoch lines and records.
+        public var logEverySteps = 500
     }
 
     public struct Output: Equatable, Sendable, Codable {
@@ -40,11 +47,17 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
         public var keep = 3
     }
 
+    public struct Samples: Equatable, Sendable, Codable {
+        /// Rank 0 writes sample images every this many epochs; 0: only at the end. Always at the end.
+        public var everyEpochs = 1
+    }
+
     public var model = Architecture.gdlDigits
     public var data = Data()
     public var training = Training()
     public var output = Output()
     public var checkpoint = Checkpointing()
+    public var samples = Samples()
 
     public init() {}
 
@@ -53,6 +66,7 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
         var resolved = self
         resolved.output = Output()
         resolved.checkpoint = Checkpointing()
+        resolved.samples = Samples()
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let json = (try? encoder.encode(resolved)) ?? Foundation.Data()
@@ -92,6 +106,9 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
         checkpoint.everyEpochs = try c.int("every_epochs", default: 1, "0 (off) or a positive integer") { $0 >= 0 }
         checkpoint.keep = try c.int("keep", default: 3, "a positive integer") { $0 > 0 }
         try c.finish()
+        let s = try root.section("samples")
+        samples.everyEpochs = try s.int("every_epochs", default: 1, "0 (only at the end) or a positive integer") { $0 >= 0 }
+        try s.finish()
         try root.finish()
     }
 
@@ -132,7 +149,8 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
 
     private mutating func readData(_ d: ConfigSection) throws {
         data.train = try d.string("train", default: data.train) ?? data.train
-        data.test = try d.string("test", default: data.test)
+        data.test = try d.string("test", default: data.test) ?? data.test
+        data.testLabels = try d.string("test_labels", default: data.testLabels) ?? data.testLabels
         data.limit = try d.int("limit", default: 0, "0 (all) or a positive count") { $0 >= 0 }
         try d.finish()
     }
@@ -149,7 +167,7 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
         training.rLossFactor = try t.double("r_loss_factor", default: 1000, "positive") { $0 > 0 && $0.isFinite }
         training.lrDecay = try t.double("lr_decay", default: 1, "in (0, 1]") { $0 > 0 && $0 <= 1 }
         training.lrStepSize = try t.int("lr_step_size", default: 1, "a positive integer") { $0 > 0 }
-        training.logEverySteps = try t.int("log_every_steps", default: 0, "0 (off) or a positive integer") { $0 >= 0 }
+        training.logEverySteps = try t.int("log_every_steps", default: 500, "0 (off) or a positive integer") { $0 >= 0 }
         try t.finish()
     }
 }

@@ -30,6 +30,17 @@ import VAETraining
         #expect(config.model.encoder.map(\.stride) == [2, 2, 1, 1])
     }
 
+    @Test func samplesAndTestLabels() throws {
+        let config = try load("samples:\n  every_epochs: 5\ndata:\n  test_labels: /x/labels\n")
+        #expect(config.samples.everyEpochs == 5 && config.data.testLabels == "/x/labels")
+        let defaults = TrainingConfig()
+        #expect(defaults.samples.everyEpochs == 1 && defaults.training.logEverySteps == 500)
+        #expect(defaults.data.testLabels == "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz")
+        #expect(try load("", ["samples.every_epochs=0"]).samples.everyEpochs == 0)
+        #expect(expectTrainingError("samples.every_epochs", "only at the end") { _ = try load("samples:\n  every_epochs: -1\n") } == nil)
+        #expect(expectTrainingError("samples.every", "unknown key") { _ = try load("", ["samples.every=2"]) } == nil)
+    }
+
     @Test func unknownKeysNameTheirPath() {
         #expect(expectTrainingError("model.z_dimm", "unknown key") { _ = try load("model:\n  z_dimm: 2\n") } == nil)
         #expect(expectTrainingError("trainer", "unknown key") { _ = try load("trainer:\n  epochs: 2\n") } == nil)
