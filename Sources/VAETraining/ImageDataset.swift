@@ -25,6 +25,21 @@ public struct ImageDataset {
 
     public var imageShape: [Int] { [height, width, channels] }
 
+    /// Throws unless the images have the model's input shape; `source` names where the file was given.
+    public func check(fits model: Architecture, source: String) throws {
+        let input = [model.inputHeight, model.inputWidth, model.inputChannels]
+        guard imageShape == input else {
+            throw TrainingError("\(source): \(path) holds \(Trainer.format(imageShape)) images but model.input_shape is \(Trainer.format(input))")
+        }
+    }
+
+    /// One image, scaled to [0, 1].
+    public func image(_ index: Int) -> [Float] {
+        let one = Tensor(batch: 1, itemShape: imageShape)
+        gather([index], into: one)
+        return one.array
+    }
+
     /// Copies the images at `indices`, scaled to [0, 1], into `batch` (resized to `indices.count`).
     public func gather(_ indices: some Collection<Int>, into batch: Tensor) {
         precondition(batch.itemShape == imageShape, "gathering \(imageShape) images into a \(batch.itemShape) tensor")

@@ -34,8 +34,9 @@ public final class MetricsLog {
                ("allreduce_ms", number(allreduceMilliseconds)), ("wall_s", number(Trainer.seconds(since: started)))])
     }
 
-    public func record(_ report: EpochReport) {
-        write([("kind", "\"epoch\""), ("epoch", "\(report.epoch + 1)"), ("loss", number(report.loss.meanLoss)),
+    /// `step`: the global step at the end of the report's steps.
+    public func record(_ report: EpochReport, step: Int) {
+        write([("kind", "\"epoch\""), ("step", "\(step)"), ("epoch", "\(report.epoch + 1)"), ("loss", number(report.loss.meanLoss)),
                ("reconstruction", number(report.loss.meanReconstruction)), ("kl", number(report.loss.meanKL)),
                ("learning_rate", "\(report.learningRate)"), ("images_per_s", number(report.imagesPerSecond)),
                ("allreduce_ms", number(report.allreduceMilliseconds ?? 0)), ("epoch_s", number(report.seconds)),

@@ -16,6 +16,8 @@ public final class Trainer {
     public let model: VariationalAutoencoder
     public let optimizer: Adam
     public let sampler: EpochSampler
+    /// Rank 0's live line on a terminal (set by the CLI); when set, it replaces the interval progress lines.
+    public var liveProgress: LiveProgress?
     /// Makes this rank throw at this global step (tests of failure handling).
     public var injectedFailure: (rank: Int, step: Int)?
     private let batch: Tensor
@@ -35,15 +37,12 @@ public final class Trainer {
             throw TrainingError("training.micro_batch: \(microBatch) does not divide the per-rank batch \(localBatch) (batch \(globalBatch) over \(ranks) ranks)")
         }
         dataset = try ImageDataset(path: config.data.train, limit: config.data.limit)
-        let a = config.model
-        guard dataset.imageShape == [a.inputHeight, a.inputWidth, a.inputChannels] else {
-            throw TrainingError("data.train: \(dataset.path) holds \(Self.format(dataset.imageShape)) images but model.input_shape is \(Self.format([a.inputHeight, a.inputWidth, a.inputChannels]))")
-        }
+        try dataset.check(fits: config.model, source: "data.train")
         guard dataset.count >= globalBatch else {
             throw TrainingError("data.train: \(dataset.path) has \(dataset.count) images, fewer than one batch (training.batch_size \(globalBatch))")
         }
         let seed = UInt64(config.training.seed)
-        model = VariationalAutoencoder(a, seed: seed)
+        model = VariationalAutoencoder(config.model, seed: seed)
         optimizer = Adam(parameterCount: model.parameters.count)
         sampler = EpochSampler(sampleCount: dataset.count, globalBatch: globalBatch, seed: seed)
         batch = Tensor(batch: microBatch, itemShape: dataset.imageShape)
@@ -70,6 +69,7 @@ public final class Trainer {
         try synchronizeRanks()
         var progress = try broadcastProgress(checkpoint.map { [$0.state.step, $0.state.epoch, $0.state.stepInEpoch] })
         let metrics = leader ? try MetricsLog(directory: config.output.directory, appending: checkpoint != nil) : nil
+        let samples = leader ? try SampleWriter(config: config, model: model, stepsPerEpoch: sampler.stepsPerEpoch) : nil
         if leader {
             log("training \(dataset.count) images of \(Self.format(dataset.imageShape)) from \(dataset.path): "
                 + "\(model.parameters.count) parameters, \(sampler.stepsPerEpoch) steps of \(sampler.globalBatch) per epoch"
@@ -82,7 +82,7 @@ public final class Trainer {
             progress.step += report.steps
             progress.stepInEpoch += report.steps
             if report.steps > 0 {
-                metrics?.record(report)
+                metrics?.record(report, step: progress.step)
                 if leader { log(report.line) }
                 reports.append(report)
             }
@@ -96,6 +96,11 @@ public final class Trainer {
                 let every = config.checkpoint.everyEpochs
                 if (every > 0 && progress.epoch % every == 0) || progress.epoch == config.training.epochs {
                     try writeCheckpoint(progress, log: log)
+                }
+                if let samples, samples.isDue(afterEpoch: progress.epoch) {
+                    let started = ContinuousClock.now
+                    let directory = try samples.write(afterEpoch: progress.epoch)
+                    log("samples \(directory) (" + String(format: "%.2f s)", Self.seconds(since: started)))
                 }
             }
         }
@@ -171,12 +176,16 @@ public final class Trainer {
             interval += result.loss
             step += 1
             let globalStep = epoch * sampler.stepsPerEpoch + step
+            liveProgress?.update(epoch: epoch, of: config.training.epochs, step: step, of: sampler.stepsPerEpoch, stepsTaken: step - first,
+                                 loss: total, seconds: Self.seconds(since: start))
             if every > 0 && step % every == 0 {
                 let seconds = Self.seconds(since: intervalStart)
                 metrics?.recordInterval(step: globalStep, epoch: epoch, loss: interval, learningRate: learningRate,
                                         seconds: seconds, allreduceMilliseconds: (allreduceSeconds - intervalAllreduce) * 1000 / Double(every))
-                log(String(format: "  epoch %d step %d/%d  loss %.3f  images/s %.0f", epoch + 1, step,
-                           sampler.stepsPerEpoch, interval.meanLoss, Double(interval.samples) / max(seconds, 1e-9)))
+                if liveProgress == nil {
+                    log(String(format: "  epoch %d step %d/%d  loss %.3f  images/s %.0f", epoch + 1, step,
+                               sampler.stepsPerEpoch, interval.meanLoss, Double(interval.samples) / max(seconds, 1e-9)))
+                }
                 interval = LossSums()
                 intervalStart = ContinuousClock.now
                 intervalAllreduce = allreduceSeconds

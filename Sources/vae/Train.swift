@@ -25,7 +25,11 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let communicator = try joinRanks()
+        // Under mpirun a rank's stdout is a pseudo-terminal whatever mpirun writes to, so only a process started
+        // directly can tell a terminal; ranks print plain lines.
+        let live = !MPICommunicator.launchedByMPI && isatty(STDOUT_FILENO) != 0 ? LiveProgress { FileHandle.standardOutput.write(Data($0.utf8)) } : nil
         try reportingErrors(communicator) {
+            defer { live?.clear() }  // an error line starts clean
             var settings = try TrainingConfig.load(path: config, overrides: overrides)
             if let out { settings.output.directory = out }
             try checkConvolutionBackend()
@@ -33,8 +37,9 @@ struct Train: ParsableCommand {
             let trainer = try Trainer(config: settings, communicator: communicator)
             trainer.injectedFailure = try injectedFailure()
             trainer.stopSignal = StopSignals.install()
+            trainer.liveProgress = live
             let checkpoint = communicator.rank == 0 ? try resume.map { try loadCheckpoint($0, runDirectory: settings.output.directory) } : nil
-            if case .stopped(let signal) = try trainer.run(resumingFrom: checkpoint, log: printLine) {
+            if case .stopped(let signal) = try trainer.run(resumingFrom: checkpoint, log: { live?.clear(); printLine($0) }) {
                 throw ExitCode(128 + signal)  // the shell's convention for "ended by signal N"
             }
         }

@@ -40,3 +40,17 @@ func expectTrainingError(_ fragments: String..., body: () throws -> Void) -> Str
 
 let fashionTrain = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// A small held-out set (`count` images, labels cycling through 0–9), so runs write their samples quickly.
+func smallTestSet(in directory: URL, count: Int = 40) -> (images: String, labels: String) {
+    (write(imageFile(count: count).encoded, to: directory.appendingPathComponent("test-images")),
+     write(IDXFile(dimensions: [count], bytes: (0..<count).map { UInt8($0 % 10) }).encoded, to: directory.appendingPathComponent("test-labels")))
+}
+
+/// Width and height from a PNG's IHDR chunk, which follows the 8-byte signature and the chunk's length and type.
+func pngSize(_ path: String) -> (width: Int, height: Int)? {
+    guard let bytes = FileManager.default.contents(atPath: path).map(Array.init), bytes.count >= 24,
+          bytes[0..<8].elementsEqual(PNG.signature), String(decoding: bytes[12..<16], as: UTF8.self) == "IHDR" else { return nil }
+    let number = { (at: Int) in bytes[at..<(at + 4)].reduce(0) { $0 << 8 | Int($1) } }
+    return (number(16), number(20))
+}
