@@ -11,7 +11,7 @@ struct VAECommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vae",
         abstract: "Train the GDL_code convolutional VAE, in Swift.",
-        subcommands: [Train.self, Bench.self])
+        subcommands: [Train.self, Sample.self, Reconstruct.self, Interpolate.self, Eval.self, Bench.self])
 
     /// `--resume` may stand alone; give it the placeholder value so the parser sees an option with a value.
     static func main() {

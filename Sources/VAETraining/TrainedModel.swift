@@ -1,0 +1,28 @@
+// TrainedModel: a checkpoint's model, ready for inference: built from the resolved config in its state.json
+// and loaded with the weights of its model.safetensors. What the commands on a checkpoint start from.
+
+import VAEMath
+
+public struct TrainedModel {
+    public let config: TrainingConfig
+    public let model: VariationalAutoencoder
+    public let inference: Inference
+
+    /// `path`: a checkpoint directory, OUT/checkpoints/step-NNNNNNNN or OUT/checkpoints/latest.
+    public init(checkpoint path: String) throws {
+        let checkpoint = try Checkpoint.read(path)
+        config = checkpoint.state.config
+        model = VariationalAutoencoder(config.model, seed: UInt64(config.training.seed))
+        try ModelWeights.load(checkpoint.model, into: model, source: path + "/" + Checkpoint.modelFile)
+        inference = Inference(model: model)
+    }
+
+    public var imageShape: [Int] { [config.model.inputHeight, config.model.inputWidth, config.model.inputChannels] }
+
+    /// The images of the IDX file at `path`, which must fit the model; `source` names the option that gave it.
+    public func images(_ path: String, source: String) throws -> ImageDataset {
+        let data = try ImageDataset(path: path)
+        try data.check(fits: config.model, source: source)
+        return data
+    }
+}

@@ -1,0 +1,47 @@
+// What the commands on a checkpoint (sample, reconstruct, interpolate, eval) share: the --checkpoint, --data
+// and --out options, one process whose errors are one line and exit status 2, checks of numeric options.
+
+import ArgumentParser
+import Foundation
+import VAECommunication
+import VAETraining
+
+struct CheckpointOption: ParsableArguments {
+    @Option(help: ArgumentHelp("A checkpoint directory: OUT/checkpoints/step-NNNNNNNN, or OUT/checkpoints/latest.", valueName: "PATH"))
+    var checkpoint: String
+}
+
+/// Loads the checkpoint's model and runs `body` with it; a TrainingError becomes one line on stderr and exit status 2.
+func withTrainedModel(_ option: CheckpointOption, _ body: (TrainedModel) throws -> Void) throws {
+    try reportingErrors(SingleProcessCommunicator()) { try body(TrainedModel(checkpoint: option.checkpoint)) }
+}
+
+/// Throws unless `value` is at least `minimum`; `option` names it in the message.
+func check(_ value: Int, atLeast minimum: Int, option: String) throws {
+    guard value >= minimum else { throw TrainingError("\(option) \(value): must be at least \(minimum)") }
+}
+
+/// Throws unless `index` is one of the images of `data`.
+func check(index: Int, option: String, in data: ImageDataset) throws {
+    guard (0..<data.count).contains(index) else {
+        throw TrainingError("\(option) \(index): \(data.path) has \(data.count) images (indices 0 to \(data.count - 1))")
+    }
+}
+
+struct ImagesOption: ParsableArguments {
+    @Option(name: .customLong("data"), help: ArgumentHelp("An IDX file of images the model's size (gzipped or raw), e.g. the data set's test file.",
+                                                          valueName: "FILE"))
+    var path: String
+
+    func load(for trained: TrainedModel) throws -> ImageDataset { try trained.images(path, source: "--data") }
+}
+
+struct PictureOption: ParsableArguments {
+    @Option(name: .customLong("out"), help: ArgumentHelp("The PNG file to write.", valueName: "FILE"))
+    var path: String
+
+    func write(_ image: RasterImage) throws {
+        try PNG.write(image, to: path)
+        printLine("wrote \(path) (\(image.width)×\(image.height))")
+    }
+}

@@ -1,0 +1,83 @@
+// The commands on a checkpoint, run as a user runs them on a small trained one: each picture has the expected
+// size, `vae sample` with the run's seed redraws the run's own prior.png, eval prints a JSON line, bad input is
+// one line and exit status 2; and the importance-weighted log-likelihood behaves as its bound says.
+
+import Foundation
+import Testing
+import VAETraining
+
+/// One small run, trained once for every test here: 2 epochs on 640 real images, sampled on a small test set.
+let trainedRun: (out: String, checkpoint: String, data: String) = {
+    let directory = temporaryDirectory()
+    let test = smallTestSet(in: directory)
+    let out = directory.appendingPathComponent("run").path
+    let outcome = try! runVAE(["train", "--config", packageRoot.appendingPathComponent("configs/fashion-mnist.yaml").path,
+                               "--set", "data.limit=640", "--set", "training.epochs=2", "--set", "data.test=\(test.images)",
+                               "--set", "data.test_labels=\(test.labels)", "--out", out])
+    precondition(outcome.status == 0, "training the fixture failed: \(outcome.stderr)")
+    return (out, out + "/checkpoints/latest", test.images)
+}()
+
+@Suite struct CheckpointCommandTests {
+    let directory = temporaryDirectory()
+
+    func picture(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> (width: Int, height: Int)? {
+        let out = directory.appendingPathComponent("\(UUID().uuidString).png").path
+        let outcome = try runVAE(arguments + ["--checkpoint", trainedRun.checkpoint, "--out", out])
+        #expect(outcome.status == 0 && outcome.stdout.contains("wrote \(out)"), "\(outcome.stderr)", sourceLocation: sourceLocation)
+        return pngSize(out)
+    }
+
+    @Test func picturesHaveTheExpectedSizes() throws {
+        #expect(try picture(["sample", "--count", "12"]).map { [$0.width, $0.height] } == [4 * 28 + 5 * 2, 3 * 28 + 4 * 2])
+        #expect(try picture(["reconstruct", "--data", trainedRun.data, "--count", "12"]).map { [$0.width, $0.height] } == [302, 4 * 28 + 5 * 2])
+        #expect(try picture(["interpolate", "--data", trainedRun.data, "--from", "0", "--to", "5", "--steps", "6"])
+            .map { [$0.width, $0.height] } == [8 * 28 + 9 * 2, 32])
+    }
+
+    @Test func sampleWithTheRunsSeedRedrawsItsPrior() throws {
+        let out = directory.appendingPathComponent("prior.png").path
+        #expect(try runVAE(["sample", "--checkpoint", trainedRun.checkpoint, "--count", "100", "--out", out]).status == 0)
+        let own = FileManager.default.contents(atPath: trainedRun.out + "/samples/epoch-0002/prior.png")
+        #expect(own != nil && FileManager.default.contents(atPath: out) == own)
+    }
+
+    @Test func evalPrintsALineAndJSON() throws {
+        let outcome = try runVAE(["eval", "--checkpoint", trainedRun.checkpoint, "--data", trainedRun.data, "--importance-samples", "3"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let lines = outcome.stdout.split(separator: "\n")
+        #expect(lines.count == 2 && lines[0].contains("40 images") && lines[0].contains("log-likelihood"))
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as? [String: Any])
+        #expect(json["images"] as? Int == 40 && json["importance_samples"] as? Int == 3)
+        let loss = try #require(json["loss"] as? Double), kl = try #require(json["kl"] as? Double)
+        let reconstruction = try #require(json["reconstruction"] as? Double)
+        #expect(abs(loss - reconstruction - kl) < 1e-6 * loss && (json["log_likelihood"] as? Double)?.isFinite == true)
+    }
+
+    @Test func badInputIsOneLine() throws {
+        let lines = CommandLineTests()
+        let checkpoint = ["--checkpoint", trainedRun.checkpoint]
+        let missing = directory.appendingPathComponent("nowhere").path
+        try lines.expectOneLineError(["sample", "--checkpoint", missing, "--out", "x.png"], mentioning: [missing, "no such checkpoint"])
+        try lines.expectOneLineError(["sample", "--count", "0", "--out", "x.png"] + checkpoint, mentioning: ["--count 0"])
+        let small = write(imageFile(count: 3, height: 8, width: 8).encoded, to: directory.appendingPathComponent("small"))
+        try lines.expectOneLineError(["reconstruct", "--data", small, "--out", "x.png"] + checkpoint, mentioning: ["--data", "8×8×1"])
+        try lines.expectOneLineError(["interpolate", "--data", trainedRun.data, "--from", "0", "--to", "40", "--out", "x.png"] + checkpoint,
+                                     mentioning: ["--to 40", "40 images"])
+        try lines.expectOneLineError(["interpolate", "--data", trainedRun.data, "--from", "0", "--to", "1", "--steps", "1", "--out", "x.png"] + checkpoint,
+                                     mentioning: ["--steps 1"])
+        try lines.expectOneLineError(["eval", "--data", missing] + checkpoint, mentioning: [missing])
+    }
+
+    @Test func importanceWeightingTightensTheELBO() throws {
+        let trained = try TrainedModel(checkpoint: trainedRun.checkpoint)
+        let data = try ImageDataset(path: fashionTrain, limit: 256)
+        let evaluate = { (k: Int) in Evaluation.run(trained.inference, data: data, rLossFactor: 1000, seed: 0, importanceSamples: k) }
+        let one = evaluate(1), ten = evaluate(10)
+        // The Gaussian the loss implies: s² = 784 / 2000, so log p(x | z) = −reconstruction − 392 · log(2π · 0.392).
+        let elbo = -one.loss.meanLoss - 392 * log(2 * Double.pi * 0.392)
+        let single = try #require(one.logLikelihood), many = try #require(ten.logLikelihood)
+        #expect(abs(single - elbo) < 1, "K = 1 estimates the ELBO \(elbo), got \(single)")
+        #expect(many > single, "K = 10 gives \(many), K = 1 \(single)")
+    }
+}
