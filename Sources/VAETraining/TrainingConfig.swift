@@ -171,3 +171,27 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
         try t.finish()
     }
 }
+
+// Checkpoints written before data.test_labels and the samples section existed lack their keys in state.json;
+// they decode with the defaults.
+extension TrainingConfig {
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.decode(Architecture.self, forKey: .model)
+        data = try c.decode(Data.self, forKey: .data)
+        training = try c.decode(Training.self, forKey: .training)
+        output = try c.decode(Output.self, forKey: .output)
+        checkpoint = try c.decode(Checkpointing.self, forKey: .checkpoint)
+        samples = try c.decodeIfPresent(Samples.self, forKey: .samples) ?? Samples()
+    }
+}
+
+extension TrainingConfig.Data {
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        train = try c.decode(String.self, forKey: .train)
+        test = try c.decode(String.self, forKey: .test)
+        testLabels = try c.decodeIfPresent(String.self, forKey: .testLabels) ?? Self.defaultTestLabels
+        limit = try c.decode(Int.self, forKey: .limit)
+    }
+}

@@ -41,6 +41,14 @@ import VAETraining
         #expect(expectTrainingError("samples.every", "unknown key") { _ = try load("", ["samples.every=2"]) } == nil)
     }
 
+    @Test func checkpointsFromBeforeSamplesAndTestLabelsStillDecode() throws {
+        var older = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(TrainingConfig())) as? [String: Any])
+        older["samples"] = nil
+        older["data"] = (older["data"] as? [String: Any])?.filter { $0.key != "testLabels" }
+        let decoded = try JSONDecoder().decode(TrainingConfig.self, from: JSONSerialization.data(withJSONObject: older))
+        #expect(decoded == TrainingConfig())
+    }
+
     @Test func unknownKeysNameTheirPath() {
         #expect(expectTrainingError("model.z_dimm", "unknown key") { _ = try load("model:\n  z_dimm: 2\n") } == nil)
         #expect(expectTrainingError("trainer", "unknown key") { _ = try load("trainer:\n  epochs: 2\n") } == nil)
