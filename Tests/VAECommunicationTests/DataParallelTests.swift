@@ -42,6 +42,19 @@ import Testing
         #expect(outcome.stderr.contains("error: rank 1 of 2: injected failure at step 5"), "\(outcome.stderr)")
     }
 
+    @Test func aKilledRankEndsTheJob() throws {
+        let out = temporaryDirectory()
+        let job = try startJob(["mpirun", "-np", "2", "--oversubscribe", "--bind-to", "none", vaeBinary, "train",
+                                "--config", defaultConfig, "--out", out, "--set", "data.limit=20000", "--set", "training.log_every_steps=1"])
+        try waitFor(out + "/metrics.jsonl", limit: 60)
+        let ranks = rankProcesses(writingTo: out)
+        #expect(ranks.count == 2)
+        kill(try #require(ranks.last), SIGKILL)
+        let outcome = job.finish()
+        #expect(outcome.status != 0 && outcome.seconds < 60, "status \(outcome.status) after \(outcome.seconds) s")
+        #expect(outcome.stderr.contains("exited on signal 9"), "\(outcome.stderr)")
+    }
+
     @Test func aBatchThatDoesNotDivideIsAnError() throws {
         let outcome = try mpirunTrain(ranks: 4, fiftySteps + ["--set", "training.batch_size=30", "--set", "training.micro_batch=6", "--out", temporaryDirectory()])
         #expect(outcome.status != 0 && outcome.seconds < 30)

@@ -19,7 +19,9 @@ import Testing
                                 "--config", defaultConfig, "--out", stopped] + run)
         // Signal the ranks themselves, as Slurm does, once the first checkpoint shows training is under way.
         try waitFor(stopped + "/checkpoints/step-00000050", limit: 120)
-        _ = try runJob(["pkill", "-TERM", "-f", "--", "--out \(stopped)"])
+        let ranks = rankProcesses(writingTo: stopped)
+        #expect(ranks.count == 2)
+        for rank in ranks { kill(rank, SIGTERM) }
         let outcome = job.finish()
         #expect(outcome.stdout.contains("stopped by signal 15"), "\(outcome.stdout) \(outcome.stderr)")
         let checkpoints = try FileManager.default.contentsOfDirectory(atPath: stopped + "/checkpoints").filter { $0.hasPrefix("step-") }.sorted()
