@@ -10,7 +10,7 @@ import Foundation
 import VAEMath
 
 public final class SampleWriter {
-    public static let priorCount = 100, reconstructionCount = 10, scatterCount = 5000, manifoldSide = 15
+    public static let priorCount = 100, reconstructionCount = 10, scatterCount = 3000, manifoldSide = 15
     private let config: TrainingConfig
     private let inference: Inference
     private let test: TestSet
