@@ -1,6 +1,8 @@
 // BatchNorm over the channel (last) axis, Keras defaults: momentum 0.99, ε 0.001.
 // Training: statistics of the batch (mean μ, biased variance σ², over the M = N·H·W rows):
-//   x̂ = (x − μ) / √(σ² + ε);  y = γ·x̂ + β;  running ← momentum·running + (1 − momentum)·batch
+//   x̂ = (x − μ) / √(σ² + ε);  y = γ·x̂ + β
+//   μ and σ² are added to the store's batch statistics; once per step the trainer moves the running
+//   averages towards their mean over the step's batches: running ← momentum·running + (1 − momentum)·mean
 //   backward: ∂γ += Σ ∂y·x̂;  ∂β += Σ ∂y;  ∂x = γ/(M·√(σ²+ε)) · (M·∂y − Σ∂y − x̂·Σ(∂y·x̂))
 // Inference: the running statistics instead of the batch's.
 
@@ -20,8 +22,8 @@ public final class BatchNorm: Layer {
         self.store = store
         gamma = store.declare("\(name).gamma", shape: [channels], initializer: .ones)
         beta = store.declare("\(name).beta", shape: [channels], initializer: .zeros)
-        runningMean = store.declare("\(name).moving_mean", shape: [channels], initializer: .zeros, trainable: false)
-        runningVariance = store.declare("\(name).moving_variance", shape: [channels], initializer: .ones, trainable: false)
+        runningMean = store.declare("\(name).moving_mean", shape: [channels], initializer: .zeros, trainable: false, momentum: momentum)
+        runningVariance = store.declare("\(name).moving_variance", shape: [channels], initializer: .ones, trainable: false, momentum: momentum)
         normalized = Tensor(batch: 0, itemShape: shape)
         output = Tensor(batch: 0, itemShape: shape)
         inputGradient = Tensor(batch: 0, itemShape: shape)
@@ -37,6 +39,7 @@ public final class BatchNorm: Layer {
         let g = store.values + gamma.offset, b = store.values + beta.offset
         let rm = store.state + runningMean.offset, rv = store.state + runningVariance.offset
         if context.training {
+            let batchMean = store.batchStatistics + runningMean.offset, batchVariance = store.batchStatistics + runningVariance.offset
             mean.withUnsafeMutableBufferPointer { mu in
                 inverseStd.withUnsafeMutableBufferPointer { inv in
                     mu.update(repeating: 0)
@@ -46,8 +49,8 @@ public final class BatchNorm: Layer {
                     for r in 0..<rows { for j in 0..<c { let d = x[r * c + j] - mu[j]; inv[j] += d * d } }
                     for j in 0..<c {
                         let variance = inv[j] / Float(rows)
-                        rm[j] = momentum * rm[j] + (1 - momentum) * mu[j]
-                        rv[j] = momentum * rv[j] + (1 - momentum) * variance
+                        batchMean[j] += mu[j]
+                        batchVariance[j] += variance
                         inv[j] = 1 / (variance + epsilon).squareRoot()
                     }
                 }

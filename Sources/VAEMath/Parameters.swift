@@ -4,7 +4,9 @@
 // Layers declare named tensors while the model is built and keep the returned slots; they read and write
 // through `values + slot.offset`. The optimizer, the gradient allreduce and checkpoints see only the flat buffers.
 // The gradient buffer has a few spare Floats after the gradients, so per-step scalars (loss sums, a stop
-// flag) travel in the same single allreduce as the gradients.
+// flag) travel in the same single allreduce as the gradients; after them, one Float per state entry
+// collects the batch statistics (summed over micro-batches and ranks) that running averages move towards,
+// once per step, the same at every rank count.
 
 public enum ParameterInit: Sendable, Equatable {
     case zeros
@@ -26,6 +28,8 @@ public final class ParameterStore {
         public let initializer: ParameterInit
         /// Trainable entries live in `values`/`gradients`; the others in `state`.
         public let trainable: Bool
+        /// For a state entry that is a running average: state ← momentum·state + (1 − momentum)·statistic.
+        public let momentum: Float?
     }
 
     /// Spare Floats after the gradients, reduced with them; see `trailingScalars`.
@@ -48,13 +52,15 @@ public final class ParameterStore {
     }
 
     /// Reserves a named tensor; call before `allocate`.
-    public func declare(_ name: String, shape: [Int], initializer: ParameterInit, trainable: Bool = true) -> ParameterSlot {
+    public func declare(_ name: String, shape: [Int], initializer: ParameterInit, trainable: Bool = true,
+                        momentum: Float? = nil) -> ParameterSlot {
         precondition(!allocated, "parameter \(name) declared after allocation")
         precondition(!entries.contains { $0.name == name }, "parameter \(name) declared twice")
         let size = shape.reduce(1, *)
         let slot = ParameterSlot(offset: trainable ? count : stateCount, count: size)
         if trainable { count += size } else { stateCount += size }
-        entries.append(Entry(name: name, shape: shape, slot: slot, initializer: initializer, trainable: trainable))
+        precondition(momentum == nil || !trainable, "parameter \(name): only state entries are running averages")
+        entries.append(Entry(name: name, shape: shape, slot: slot, initializer: initializer, trainable: trainable, momentum: momentum))
         return slot
     }
 
@@ -64,9 +70,9 @@ public final class ParameterStore {
         allocated = true
         values.deallocate(); gradients.deallocate(); state.deallocate()
         values = .allocate(capacity: max(count, 1))
-        gradients = .allocate(capacity: count + Self.trailingScalarCount)
+        gradients = .allocate(capacity: reductionCount)
         state = .allocate(capacity: max(stateCount, 1))
-        gradients.initialize(repeating: 0, count: count + Self.trailingScalarCount)
+        gradients.initialize(repeating: 0, count: reductionCount)
         for (index, entry) in entries.enumerated() {
             let base = (entry.trainable ? values : state) + entry.slot.offset
             switch entry.initializer {
@@ -83,12 +89,28 @@ public final class ParameterStore {
     }
 
     /// Zeroes the gradients and the trailing scalars.
-    public func zeroGradients() { gradients.update(repeating: 0, count: count + Self.trailingScalarCount) }
+    public func zeroGradients() { gradients.update(repeating: 0, count: reductionCount) }
+
+    private var reductionCount: Int { count + Self.trailingScalarCount + stateCount }
+
+    /// Where a layer adds the batch statistic for state entry slot `slot` (same offsets as `state`).
+    public var batchStatistics: UnsafeMutablePointer<Float> { gradients + count + Self.trailingScalarCount }
+
+    /// Moves every running average towards its batch statistic divided by `batches` (the number summed).
+    public func updateRunningAverages(batches: Int) {
+        for entry in entries {
+            guard let momentum = entry.momentum else { continue }
+            let running = state + entry.slot.offset, statistic = batchStatistics + entry.slot.offset
+            for i in 0..<entry.slot.count {
+                running[i] = momentum * running[i] + (1 - momentum) * statistic[i] / Float(batches)
+            }
+        }
+    }
 
     public var valueBuffer: UnsafeMutableBufferPointer<Float> { .init(start: values, count: count) }
     public var gradientBuffer: UnsafeMutableBufferPointer<Float> { .init(start: gradients, count: count) }
-    /// The gradients followed by the trailing scalars: what one allreduce per step sums.
-    public var reductionBuffer: UnsafeMutableBufferPointer<Float> { .init(start: gradients, count: count + Self.trailingScalarCount) }
+    /// The gradients, the trailing scalars and the batch statistics: what one allreduce per step sums.
+    public var reductionBuffer: UnsafeMutableBufferPointer<Float> { .init(start: gradients, count: reductionCount) }
     public var trailingScalars: UnsafeMutablePointer<Float> { gradients + count }
     public var stateBuffer: UnsafeMutableBufferPointer<Float> { .init(start: state, count: stateCount) }
 

@@ -224,6 +224,7 @@ public final class Trainer {
         try communicator.allreduceSum(p.reductionBuffer)
         allreduceSeconds += Self.seconds(since: started)
         optimizer.update(parameters: p.values, gradients: p.gradients, learningRate: learningRate)
+        p.updateRunningAverages(batches: sampler.globalBatch / microBatch)
         let loss = LossSums(reconstruction: Double(p.trailingScalars[0]), kl: Double(p.trailingScalars[1]), samples: local.samples * communicator.size)
         // Any rank's signal stops all; the summed flag is at least the signal number, so report one that was sent.
         return (loss, p.trailingScalars[2] > 0 ? (stopSignal() != 0 ? stopSignal() : SIGTERM) : 0)

@@ -28,6 +28,20 @@ import Testing
         #expect(one.last! < 0.6 * one.first!, "the loss falls over 50 steps: \(one.first!) → \(one.last!)")
     }
 
+    @Test func batchNormAndDropoutRunsEndWithTheSameBytesAtOneAndTwoRanks() throws {
+        // BatchNorm's running statistics travel in the step's allreduce, so they too are the same at any rank count.
+        let settings = ["--set", "data.limit=640", "--set", "training.epochs=1", "--set", "model.use_batch_norm=true",
+                        "--set", "model.use_dropout=true", "--set", "samples.every_epochs=0"]
+        var weights: [Data] = []
+        for ranks in [1, 2] {
+            let out = temporaryDirectory()
+            let outcome = try mpirunTrain(ranks: ranks, settings + ["--out", out])
+            #expect(outcome.status == 0, "\(outcome.stderr)")
+            weights.append(try #require(FileManager.default.contents(atPath: out + "/checkpoints/step-00000020/model.safetensors")))
+        }
+        #expect(weights[0] == weights[1])
+    }
+
     @Test func sameTrajectoryOverTCP() throws {
         let one = try trajectory(ranks: 1)
         let tcp = try trajectory(ranks: 2, mpiOptions: ["--mca", "btl", "tcp,self"])
