@@ -2,9 +2,9 @@
 // OUT/samples/epoch-NNNN/ and followed by a refreshed OUT/report.html:
 //   prior.png            decodings of the same 100 points z ~ N(0, I) every time, so epochs compare
 //   reconstructions.png  the first 10 test images in a row, their reconstructions (from the mean) under them
-//   latent.png           (z_dim 2) the encoder means of the first 5,000 test images, coloured by label
+//   latent.png           (z_dim 2) the encoder means of the first 3,000 test images, coloured by label
 //   manifold.png         (z_dim 2) the decoder over a 15×15 grid of the prior's quantiles 0.05…0.95
-// The scatter is capped at 5,000 images so that a sample point costs well under 2% of a full epoch.
+// The scatter is capped at 3,000 images so that a sample point costs under 2% of an epoch at 2 ranks.
 
 import Foundation
 import VAEMath
