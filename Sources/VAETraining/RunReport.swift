@@ -11,7 +11,7 @@ struct RunReport {
     static let captions = [
         "prior.png": "decodings of fixed points z ~ N(0, I)",
         "reconstructions.png": "test images (top) and their reconstructions (below)",
-        "latent.png": "encoder means of the first 5,000 test images, coloured by label when there are labels",
+        "latent.png": "encoder means of the first \(SampleWriter.scatterCount) test images, coloured by label when there are labels",
         "manifold.png": "the decoder over the prior's quantiles 0.05…0.95 (z₁ across, z₂ up)",
     ]
 
