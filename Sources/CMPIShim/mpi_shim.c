@@ -7,10 +7,19 @@
 
 static MPI_Comm node_comm = MPI_COMM_NULL;
 
-// Outstanding non-blocking requests, addressed by small integer handles.
-enum { MAX_REQUESTS = 64 };
-static MPI_Request requests[MAX_REQUESTS];
-static int request_used[MAX_REQUESTS];
+// Reductions in flight, addressed by small integer handles.
+enum { MAX_REDUCTIONS = 64, TAG_BASE = 1 << 14 };
+typedef struct {
+    int used;
+    int tree;            // recursive doubling; otherwise one MPI_Iallreduce
+    float *buffer, *scratch;
+    int count, distance, tag;
+    MPI_Request requests[2];
+} reduction;
+static reduction reductions[MAX_REDUCTIONS];
+// Every rank starts its reductions in the same order, so the k-th one has the same tag everywhere and
+// messages of reductions in flight together cannot be matched to each other.
+static int reductions_started;
 
 int vae_mpi_init(void) {
     int initialized = 0;
@@ -36,58 +45,72 @@ int vae_mpi_size(void) { int s = 1; MPI_Comm_size(MPI_COMM_WORLD, &s); return s;
 int vae_mpi_local_rank(void) { int r = 0; MPI_Comm_rank(node_comm, &r); return r; }
 int vae_mpi_local_size(void) { int s = 1; MPI_Comm_size(node_comm, &s); return s; }
 
-int vae_mpi_allreduce_sum_f32(float *buffer, int64_t count) {
-    if (count > INT_MAX) return MPI_ERR_COUNT;
-    return MPI_Allreduce(MPI_IN_PLACE, buffer, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+static int post_exchange(reduction *r) {
+    int partner = vae_mpi_rank() ^ r->distance;
+    int rc = MPI_Irecv(r->scratch, r->count, MPI_FLOAT, partner, r->tag, MPI_COMM_WORLD, &r->requests[0]);
+    if (rc != MPI_SUCCESS) return rc;
+    return MPI_Isend(r->buffer, r->count, MPI_FLOAT, partner, r->tag, MPI_COMM_WORLD, &r->requests[1]);
 }
 
-int vae_mpi_allreduce_tree_sum_f32(float *buffer, float *scratch, int64_t count) {
+int vae_mpi_reduction_start(float *buffer, float *scratch, int64_t count, int32_t *handle) {
     if (count > INT_MAX) return MPI_ERR_COUNT;
-    int rank = vae_mpi_rank(), size = vae_mpi_size();
-    if (size & (size - 1)) return MPI_ERR_SIZE;
-    for (int distance = 1; distance < size; distance <<= 1) {
-        int partner = rank ^ distance;
-        int rc = MPI_Sendrecv(buffer, (int)count, MPI_FLOAT, partner, distance, scratch, (int)count, MPI_FLOAT,
-                              partner, distance, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        if (rc != MPI_SUCCESS) return rc;
-        // a + b == b + a exactly, so both partners hold the same bits: the lower rank's subtree on the left.
-        for (int64_t i = 0; i < count; i++) buffer[i] += scratch[i];
-    }
+    int slot = 0;
+    while (slot < MAX_REDUCTIONS && reductions[slot].used) slot++;
+    if (slot == MAX_REDUCTIONS) return MPI_ERR_REQUEST;
+    int size = vae_mpi_size();
+    reduction *r = &reductions[slot];
+    *r = (reduction){.used = 1, .tree = (size & (size - 1)) == 0, .buffer = buffer, .scratch = scratch,
+                     .count = (int)count, .distance = 1, .tag = TAG_BASE + reductions_started++ % TAG_BASE};
+    r->requests[0] = r->requests[1] = MPI_REQUEST_NULL;
+    int rc = MPI_SUCCESS;
+    if (!r->tree) rc = MPI_Iallreduce(MPI_IN_PLACE, buffer, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &r->requests[0]);
+    else if (size > 1) rc = post_exchange(r);
+    if (rc != MPI_SUCCESS) { r->used = 0; return rc; }
+    *handle = slot;
     return MPI_SUCCESS;
 }
 
-int vae_mpi_allreduce_sum_f64(double *buffer, int64_t count) {
-    if (count > INT_MAX) return MPI_ERR_COUNT;
-    return MPI_Allreduce(MPI_IN_PLACE, buffer, (int)count, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-}
-
-int vae_mpi_iallreduce_sum_f32(float *buffer, int64_t count, int32_t *request) {
-    if (count > INT_MAX) return MPI_ERR_COUNT;
-    for (int i = 0; i < MAX_REQUESTS; i++) {
-        if (request_used[i]) continue;
-        int rc = MPI_Iallreduce(MPI_IN_PLACE, buffer, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &requests[i]);
+// Moves `r` on as far as it can without blocking, or to the end when `block`; *done says whether it ended.
+static int advance(reduction *r, int block, int32_t *done) {
+    int size = vae_mpi_size();
+    while (r->distance < size) {
+        int finished = 1;
+        int rc = block ? MPI_Waitall(2, r->requests, MPI_STATUSES_IGNORE)
+                       : MPI_Testall(2, r->requests, &finished, MPI_STATUSES_IGNORE);
         if (rc != MPI_SUCCESS) return rc;
-        request_used[i] = 1;
-        *request = i;
-        return MPI_SUCCESS;
+        if (!finished) { *done = 0; return MPI_SUCCESS; }
+        if (!r->tree) break;
+        // a + b == b + a exactly, so both partners hold the same bits: the lower rank's subtree on the left.
+        for (int i = 0; i < r->count; i++) r->buffer[i] += r->scratch[i];
+        r->distance <<= 1;
+        if (r->distance < size && (rc = post_exchange(r)) != MPI_SUCCESS) return rc;
     }
-    return MPI_ERR_REQUEST;
+    r->distance = size;
+    *done = 1;
+    return MPI_SUCCESS;
 }
 
-int vae_mpi_wait(int32_t request) {
-    if (request < 0 || request >= MAX_REQUESTS || !request_used[request]) return MPI_ERR_REQUEST;
-    request_used[request] = 0;
-    return MPI_Wait(&requests[request], MPI_STATUS_IGNORE);
+static reduction *lookup(int32_t handle) {
+    return handle >= 0 && handle < MAX_REDUCTIONS && reductions[handle].used ? &reductions[handle] : NULL;
+}
+
+int vae_mpi_reduction_test(int32_t handle, int32_t *done) {
+    reduction *r = lookup(handle);
+    return r ? advance(r, 0, done) : MPI_ERR_REQUEST;
+}
+
+int vae_mpi_reduction_wait(int32_t handle) {
+    reduction *r = lookup(handle);
+    if (!r) return MPI_ERR_REQUEST;
+    int32_t done = 0;
+    int rc = advance(r, 1, &done);
+    r->used = 0;
+    return rc;
 }
 
 int vae_mpi_broadcast_bytes(void *buffer, int64_t count, int root) {
     if (count > INT_MAX) return MPI_ERR_COUNT;
     return MPI_Bcast(buffer, (int)count, MPI_BYTE, root, MPI_COMM_WORLD);
-}
-
-int vae_mpi_broadcast_f32(float *buffer, int64_t count, int root) {
-    if (count > INT_MAX) return MPI_ERR_COUNT;
-    return MPI_Bcast(buffer, (int)count, MPI_FLOAT, root, MPI_COMM_WORLD);
 }
 
 int vae_mpi_barrier(void) { return MPI_Barrier(MPI_COMM_WORLD); }
@@ -97,8 +120,6 @@ int vae_mpi_allgather_bytes(const void *record, int record_bytes, void *records)
 }
 
 void vae_mpi_abort(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
-
-double vae_mpi_wall_time(void) { return MPI_Wtime(); }
 
 void vae_mpi_error_string(int code, char *text, int capacity) {
     char message[MPI_MAX_ERROR_STRING];

@@ -11,10 +11,9 @@ public protocol Communicator: AnyObject {
     var localRank: Int { get }
     var localSize: Int { get }
 
-    /// In-place elementwise sum over all ranks. With a power-of-two number of ranks the result is the complete
-    /// binary tree ((r0 + r1) + (r2 + r3)) …, bit for bit, whatever the transport.
-    func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws
-    /// Starts an in-place sum; the buffer must stay untouched until `wait()` returns.
+    /// Starts an in-place elementwise sum over all ranks; the buffer must stay untouched until `wait()` returns.
+    /// With a power-of-two number of ranks the result is the complete binary tree ((r0 + r1) + (r2 + r3)) …,
+    /// bit for bit, whatever the transport and however many sums are in flight.
     func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingReduction
     /// Overwrites `buffer` on every rank with rank `root`'s bytes.
     func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws
@@ -25,11 +24,28 @@ public protocol Communicator: AnyObject {
     func abort(code: Int32) -> Never
 }
 
-/// A started non-blocking reduction.
+extension Communicator {
+    /// The blocking sum: start, then wait.
+    public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws { try startAllreduceSum(buffer).wait() }
+}
+
+/// A started non-blocking reduction. Call `wait()` exactly once.
 public struct PendingReduction {
+    private let advance: () throws -> Bool
     private let finish: () throws -> Void
 
-    public init(_ finish: @escaping () throws -> Void) { self.finish = finish }
+    /// `advance` moves the reduction on without blocking and says whether it is complete; `finish` completes it.
+    public init(advance: @escaping () throws -> Bool, finish: @escaping () throws -> Void) {
+        self.advance = advance
+        self.finish = finish
+    }
+
+    /// A reduction with nothing left to do.
+    public static var complete: PendingReduction { PendingReduction(advance: { true }, finish: {}) }
+
+    /// Lets the transport make progress (MPI moves messages only inside its calls); true once complete.
+    @discardableResult
+    public func test() throws -> Bool { try advance() }
 
     public func wait() throws { try finish() }
 }
@@ -51,8 +67,7 @@ public final class SingleProcessCommunicator: Communicator {
     public var localRank: Int { 0 }
     public var localSize: Int { 1 }
 
-    public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {}
-    public func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingReduction { PendingReduction {} }
+    public func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingReduction { .complete }
     public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {}
     public func barrier() throws {}
     public func allgather(_ record: [UInt8]) throws -> [[UInt8]] { [record] }

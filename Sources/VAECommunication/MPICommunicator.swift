@@ -9,8 +9,6 @@ public final class MPICommunicator: Communicator {
     public let size: Int
     public let localRank: Int
     public let localSize: Int
-    /// The partner's half in recursive doubling; grown once, reused every step.
-    private var scratch: [Float] = []
 
     /// True when this process was started by an MPI launcher (mpirun, srun with PMI/PMIx).
     public static var launchedByMPI: Bool {
@@ -26,23 +24,38 @@ public final class MPICommunicator: Communicator {
         localSize = Int(vae_mpi_local_size())
     }
 
-    deinit { vae_mpi_finalize() }
+    /// Scratch buffers for the partners' halves in recursive doubling, one per reduction in flight; grown
+    /// during the first steps, then reused.
+    private var freeScratch: [UnsafeMutableBufferPointer<Float>] = []
 
-    /// With a power-of-two size, recursive doubling: the sum is the same complete binary tree at every such
-    /// size. Otherwise MPI_Allreduce, whose bracketing is MPI's choice.
-    public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
-        guard size & (size - 1) == 0 else {
-            return try Self.check(vae_mpi_allreduce_sum_f32(buffer.baseAddress, Int64(buffer.count)), "allreduce of \(buffer.count) floats")
-        }
-        if scratch.count < buffer.count { scratch = [Float](repeating: 0, count: buffer.count) }
-        let code = scratch.withUnsafeMutableBufferPointer { vae_mpi_allreduce_tree_sum_f32(buffer.baseAddress, $0.baseAddress, Int64(buffer.count)) }
-        try Self.check(code, "allreduce of \(buffer.count) floats")
+    deinit {
+        freeScratch.forEach { $0.deallocate() }
+        vae_mpi_finalize()
     }
 
     public func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingReduction {
-        var request: Int32 = -1
-        try Self.check(vae_mpi_iallreduce_sum_f32(buffer.baseAddress, Int64(buffer.count), &request), "start of an allreduce of \(buffer.count) floats")
-        return PendingReduction { try Self.check(vae_mpi_wait(request), "wait for an allreduce") }
+        let scratch = takeScratch(buffer.count)
+        var handle: Int32 = -1
+        let what = "allreduce of \(buffer.count) floats"
+        do {
+            try Self.check(vae_mpi_reduction_start(buffer.baseAddress, scratch.baseAddress, Int64(buffer.count), &handle), "start of an \(what)")
+        } catch {
+            freeScratch.append(scratch)
+            throw error
+        }
+        return PendingReduction(advance: {
+            var done: Int32 = 0
+            try Self.check(vae_mpi_reduction_test(handle, &done), what)
+            return done != 0
+        }, finish: { [unowned self] in
+            defer { freeScratch.append(scratch) }
+            try Self.check(vae_mpi_reduction_wait(handle), what)
+        })
+    }
+
+    private func takeScratch(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
+        guard let index = freeScratch.firstIndex(where: { $0.count >= count }) else { return .allocate(capacity: count) }
+        return freeScratch.remove(at: index)
     }
 
     public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {

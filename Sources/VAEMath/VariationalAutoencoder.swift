@@ -13,14 +13,26 @@ public final class VariationalAutoencoder {
     private let decoder: [Layer]
     private let latent, epsilon: Tensor
     private let meanGradient, logVarianceGradient, latentGradient, encodedGradient, outputGradient: Tensor
+    /// The trainable offsets each layer owns, for the layers that own any.
+    private let parameterRanges: [ObjectIdentifier: Range<Int>]
+    /// Every layer's parameter range in the order `trainStep`'s backward pass completes them.
+    public let backwardParameterRanges: [Range<Int>]
 
     public init(_ architecture: Architecture, seed: UInt64, convolutionBackend: ConvolutionBackend = .default) {
         self.architecture = architecture
         let a = architecture
         var shape = [a.inputHeight, a.inputWidth, a.inputChannels]
         var dropoutStream: UInt64 = 0
+        var ranges: [ObjectIdentifier: Range<Int>] = [:]
+        let store = parameters
+        /// Builds a layer and notes the parameter offsets it declared.
+        func owned<L: Layer>(_ make: () -> L) -> L {
+            let first = store.count, layer = make()
+            if store.count > first { ranges[ObjectIdentifier(layer)] = first..<store.count }
+            return layer
+        }
         func activations(_ prefix: String, _ shape: [Int], into layers: inout [Layer], store: ParameterStore) {
-            if a.useBatchNorm { layers.append(BatchNorm(name: "\(prefix).batch_norm", store: store, shape: shape)) }
+            if a.useBatchNorm { layers.append(owned { BatchNorm(name: "\(prefix).batch_norm", store: store, shape: shape) }) }
             layers.append(LeakyReLU(shape: shape))
             if a.useDropout {
                 layers.append(Dropout(shape: shape, rate: a.dropoutRate, stream: dropoutStream))
@@ -30,9 +42,11 @@ public final class VariationalAutoencoder {
 
         var encoderLayers: [Layer] = []
         for (i, spec) in a.encoder.enumerated() {
-            let conv = Conv2D(name: "encoder_conv_\(i)", store: parameters, inputHeight: shape[0], inputWidth: shape[1],
-                              inputChannels: shape[2], filters: spec.filters, kernel: spec.kernel, stride: spec.stride,
-                              backend: convolutionBackend)
+            let conv = owned {
+                Conv2D(name: "encoder_conv_\(i)", store: store, inputHeight: shape[0], inputWidth: shape[1],
+                       inputChannels: shape[2], filters: spec.filters, kernel: spec.kernel, stride: spec.stride,
+                       backend: convolutionBackend)
+            }
             conv.computesInputGradient = i > 0
             encoderLayers.append(conv)
             shape = conv.outputShape
@@ -40,16 +54,18 @@ public final class VariationalAutoencoder {
         }
         encoder = encoderLayers
         let encoded = shape
-        mean = Dense(name: "mu", store: parameters, inputShape: encoded, outputShape: [a.zDim])
-        logVariance = Dense(name: "log_var", store: parameters, inputShape: encoded, outputShape: [a.zDim])
-        decoderInput = Dense(name: "decoder_dense", store: parameters, inputShape: [a.zDim], outputShape: encoded)
+        mean = owned { Dense(name: "mu", store: store, inputShape: encoded, outputShape: [a.zDim]) }
+        logVariance = owned { Dense(name: "log_var", store: store, inputShape: encoded, outputShape: [a.zDim]) }
+        decoderInput = owned { Dense(name: "decoder_dense", store: store, inputShape: [a.zDim], outputShape: encoded) }
 
         var decoderLayers: [Layer] = []
         for (i, spec) in a.decoder.enumerated() {
-            let conv = ConvTranspose2D(name: "decoder_conv_t_\(i)", store: parameters, inputHeight: shape[0],
-                                       inputWidth: shape[1], inputChannels: shape[2],
-                                       filters: spec.filters, kernel: spec.kernel, stride: spec.stride,
-                                       backend: convolutionBackend)
+            let conv = owned {
+                ConvTranspose2D(name: "decoder_conv_t_\(i)", store: store, inputHeight: shape[0],
+                                inputWidth: shape[1], inputChannels: shape[2],
+                                filters: spec.filters, kernel: spec.kernel, stride: spec.stride,
+                                backend: convolutionBackend)
+            }
             decoderLayers.append(conv)
             shape = conv.outputShape
             if i < a.decoder.count - 1 {
@@ -69,6 +85,9 @@ public final class VariationalAutoencoder {
         latentGradient = Tensor(batch: 0, itemShape: [a.zDim])
         encodedGradient = Tensor(batch: 0, itemShape: encoded)
         outputGradient = Tensor(batch: 0, itemShape: shape)
+        parameterRanges = ranges
+        let backwardOrder: [Layer] = decoder.reversed() + [decoderInput, mean, logVariance] + encoder.reversed()
+        backwardParameterRanges = backwardOrder.compactMap { ranges[ObjectIdentifier($0)] }
         parameters.allocate(seed: seed)
     }
 
@@ -101,9 +120,17 @@ public final class VariationalAutoencoder {
     }
 
     /// Forward, loss and backward for one batch: *adds* ∂(Σ per-image loss / globalBatch)/∂parameters into the
-    /// gradient buffer and returns the loss sums over this batch.
+    /// gradient buffer and returns the loss sums over this batch. `gradientsReady` hears each layer's parameter
+    /// range as soon as its gradients are complete, in the order of `backwardParameterRanges`.
     @discardableResult
-    public func trainStep(_ images: Tensor, _ context: StepContext, rLossFactor: Float, globalBatch: Int) -> LossSums {
+    public func trainStep(_ images: Tensor, _ context: StepContext, rLossFactor: Float, globalBatch: Int,
+                          gradientsReady: ((Range<Int>) -> Void)? = nil) -> LossSums {
+        /// One layer's backward, then the news that its gradients are complete.
+        func backward(_ layer: Layer, _ gradient: Tensor) -> Tensor {
+            let inputGradient = layer.backward(gradient, context)
+            if let gradientsReady, let range = parameterRanges[ObjectIdentifier(layer)] { gradientsReady(range) }
+            return inputGradient
+        }
         let (mu, logVar) = encode(images, context)
         let z = sampleLatent(mu, logVar, context)
         let reconstruction = decode(z, context)
@@ -111,7 +138,7 @@ public final class VariationalAutoencoder {
         var sums = LossSums(samples: n)
         sums.reconstruction = VAELoss.reconstruction(target: images, output: reconstruction, factor: rLossFactor,
                                                      globalBatch: globalBatch, gradient: outputGradient)
-        let dz = decoderInput.backward(decoder.reversed().reduce(outputGradient) { $1.backward($0, context) }, context)
+        let dz = backward(decoderInput, decoder.reversed().reduce(outputGradient) { backward($1, $0) })
 
         // ∂z/∂μ = 1, ∂z/∂log σ² = ½·exp(log σ² / 2)·ε; then the KL term adds its own gradient.
         meanGradient.resize(batch: n)
@@ -123,10 +150,10 @@ public final class VariationalAutoencoder {
         sums.kl = VAELoss.klDivergence(mean: mu, logVariance: logVar, globalBatch: globalBatch,
                                        meanGradient: meanGradient, logVarianceGradient: logVarianceGradient)
 
-        encodedGradient.copy(from: mean.backward(meanGradient, context))
-        let fromLogVariance = logVariance.backward(logVarianceGradient, context)
+        encodedGradient.copy(from: backward(mean, meanGradient))
+        let fromLogVariance = backward(logVariance, logVarianceGradient)
         for i in 0..<encodedGradient.count { encodedGradient.pointer[i] += fromLogVariance.pointer[i] }
-        _ = encoder.reversed().reduce(encodedGradient) { $1.backward($0, context) }
+        _ = encoder.reversed().reduce(encodedGradient) { backward($1, $0) }
         return sums
     }
 

@@ -1,9 +1,10 @@
 // Trainer: the data-parallel training loop. Every rank holds the whole model; each step, rank r gathers its
 // slice of the global batch, runs forward and backward micro-batch by micro-batch into the flat gradient
-// buffer (scaled by the global batch), sums the micro-batch gradients as a pairwise tree, and one allreduce
-// sums gradients and loss terms over the ranks, so every rank takes the same Adam step with the global mean
-// gradient. With power-of-two rank counts the whole sum is one fixed binary tree over micro-batches, so the
-// run is bit-identical at 1, 2, 4, … ranks. Rank 0 alone logs and writes files.
+// buffer (scaled by the global batch), and GradientReduction sums the micro-batch gradients as a pairwise
+// tree and over the ranks, bucket by bucket during the last backward pass, loss terms and a stop flag
+// included, so every rank takes the same Adam step with the global mean gradient. With power-of-two rank
+// counts the whole sum is one fixed binary tree over micro-batches, so the run is bit-identical at 1, 2,
+// 4, … ranks. Rank 0 alone logs and writes files.
 
 import Foundation
 import VAECommunication
@@ -21,9 +22,11 @@ public final class Trainer {
     /// Makes this rank throw at this global step (tests of failure handling).
     public var injectedFailure: (rank: Int, step: Int)?
     private let batch: Tensor
-    private let leafGradients: PairwiseSum
-    /// Wall time spent in the gradient allreduce since the trainer was made.
-    public private(set) var allreduceSeconds = 0.0
+    private let reduction: GradientReduction
+    /// Wall time spent in the gradient allreduce's calls since the trainer was made.
+    public var allreduceSeconds: Double { reduction.seconds }
+    /// How many allreduces a step starts.
+    public var bucketCount: Int { reduction.buckets.count }
 
     public init(config: TrainingConfig, communicator: Communicator = SingleProcessCommunicator()) throws {
         self.config = config
@@ -46,7 +49,9 @@ public final class Trainer {
         optimizer = Adam(parameterCount: model.parameters.count)
         sampler = EpochSampler(sampleCount: dataset.count, globalBatch: globalBatch, seed: seed)
         batch = Tensor(batch: microBatch, itemShape: dataset.imageShape)
-        leafGradients = PairwiseSum(count: model.parameters.reductionBuffer.count)
+        reduction = GradientReduction(buffer: model.parameters.reductionBuffer, layerRanges: model.backwardParameterRanges,
+                                      overlap: config.allreduce.overlap, bucketFloats: config.allreduce.bucketKB * 1024 / MemoryLayout<Float>.size,
+                                      communicator: communicator)
     }
 
     /// How a run ended: every epoch done, or stopped early at a step boundary by a signal.
@@ -208,21 +213,20 @@ public final class Trainer {
         let p = model.parameters, microBatch = config.training.microBatch
         var local = LossSums()
         for start in stride(from: indices.startIndex, to: indices.endIndex, by: microBatch) {
-            let leaf = indices[start..<(start + microBatch)]
+            let leaf = indices[start..<(start + microBatch)], last = start + microBatch == indices.endIndex
             dataset.gather(leaf, into: batch)
             let context = StepContext(training: true, seed: UInt64(config.training.seed), epoch: epoch, sampleIndices: leaf)
             p.zeroGradients()
-            let sums = model.trainStep(batch, context, rLossFactor: Float(config.training.rLossFactor), globalBatch: sampler.globalBatch)
+            let sums = model.trainStep(batch, context, rLossFactor: Float(config.training.rLossFactor), globalBatch: sampler.globalBatch,
+                                       gradientsReady: last ? reduction.layerFinished : nil)
             p.trailingScalars[0] = Float(sums.reconstruction)
             p.trailingScalars[1] = Float(sums.kl)
-            leafGradients.add(p.gradients)
             local += sums
+            if !last { reduction.addLeaf() }
         }
-        leafGradients.finish(into: p.gradients)
+        // The other leaves hold 0 here, so the sum over leaves and ranks is the sum of the ranks' signals.
         p.trailingScalars[2] = Float(stopSignal())
-        let started = ContinuousClock.now
-        try communicator.allreduceSum(p.reductionBuffer)
-        allreduceSeconds += Self.seconds(since: started)
+        try reduction.finishStep()
         optimizer.update(parameters: p.values, gradients: p.gradients, learningRate: learningRate)
         p.updateRunningAverages(batches: sampler.globalBatch / microBatch)
         let loss = LossSums(reconstruction: Double(p.trailingScalars[0]), kl: Double(p.trailingScalars[1]), samples: local.samples * communicator.size)

@@ -1,4 +1,4 @@
-// TrainingConfig: everything a run needs, read from YAML with sections model, data, training, output,
+// TrainingConfig: everything a run needs, read from YAML with sections model, data, training, allreduce, output,
 // checkpoint and samples.
 // Every key is optional; a missing key takes the GDL_code digits value. See README.md for the reference.
 
@@ -34,6 +34,15 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
         public var logEverySteps = 500
     }
 
+    /// How the gradients are summed over the ranks. Either way the sums are bit for bit the same.
+    public struct Allreduce: Equatable, Sendable, Codable {
+        /// Buckets of layers, each summed while the backward pass goes on (PyTorch DDP's design); false: one
+        /// allreduce of the whole buffer after the backward pass.
+        public var overlap = true
+        /// A bucket closes once it holds this many KiB of gradients.
+        public var bucketKB = 128
+    }
+
     public struct Output: Equatable, Sendable, Codable {
         public var directory = "runs/fashion-mnist"
     }
@@ -55,6 +64,7 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
     public var model = Architecture.gdlDigits
     public var data = Data()
     public var training = Training()
+    public var allreduce = Allreduce()
     public var output = Output()
     public var checkpoint = Checkpointing()
     public var samples = Samples()
@@ -98,6 +108,10 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
         try readModel(root.section("model"))
         try readData(root.section("data"))
         try readTraining(root.section("training"))
+        let a = try root.section("allreduce")
+        allreduce.overlap = try a.bool("overlap", default: true)
+        allreduce.bucketKB = try a.int("bucket_kb", default: 128, "a positive integer") { $0 > 0 }
+        try a.finish()
         let out = try root.section("output")
         output.directory = try out.string("dir", default: output.directory) ?? output.directory
         try out.finish()
@@ -172,7 +186,7 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
     }
 }
 
-// Checkpoints written before data.test_labels and the samples section existed lack their keys in state.json;
+// Checkpoints written before data.test_labels and the samples and allreduce sections existed lack their keys in state.json;
 // they decode with the defaults.
 extension TrainingConfig {
     public init(from decoder: Decoder) throws {
@@ -180,6 +194,7 @@ extension TrainingConfig {
         model = try c.decode(Architecture.self, forKey: .model)
         data = try c.decode(Data.self, forKey: .data)
         training = try c.decode(Training.self, forKey: .training)
+        allreduce = try c.decodeIfPresent(Allreduce.self, forKey: .allreduce) ?? Allreduce()
         output = try c.decode(Output.self, forKey: .output)
         checkpoint = try c.decode(Checkpointing.self, forKey: .checkpoint)
         samples = try c.decodeIfPresent(Samples.self, forKey: .samples) ?? Samples()

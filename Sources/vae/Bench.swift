@@ -37,21 +37,30 @@ struct Bench: ParsableCommand {
             try trainer.synchronizeRanks()
             let sampler = trainer.sampler
             var order = sampler.order(epoch: 0), epoch = 0, startup = 0.0
-            var timedStart = ContinuousClock.now, allreduceAtStart = 0.0
+            var timedStart = ContinuousClock.now, waits: [Double] = []
+            waits.reserveCapacity(steps)
             for step in 0..<(warmup + steps) {
                 if step == warmup {
                     try communicator.barrier()
                     timedStart = ContinuousClock.now
-                    allreduceAtStart = trainer.allreduceSeconds
                 }
+                let allreduceBefore = trainer.allreduceSeconds
                 let inEpoch = step % sampler.stepsPerEpoch
                 if inEpoch == 0 && step > 0 { epoch += 1; order = sampler.order(epoch: epoch) }
                 let indices = sampler.indices(in: order, step: inEpoch, rank: communicator.rank, worldSize: communicator.size)
                 _ = try trainer.trainStep(epoch: epoch, step: inEpoch, indices: indices, learningRate: settings.schedule.learningRate(epoch: 0))
                 if step == 0 { startup = seconds(launched) }
+                if step >= warmup { waits.append(trainer.allreduceSeconds - allreduceBefore) }
             }
             try communicator.barrier()
-            let elapsed = seconds(timedStart), allreduce = trainer.allreduceSeconds - allreduceAtStart
+            let elapsed = seconds(timedStart)
+            // A step's allreduce time on a rank is communication plus waiting for slower ranks; the rank
+            // that arrived last waited for communication alone, so the step's minimum is what no rank hid.
+            let everyRank = try communicator.allgather(waits.withUnsafeBytes(Array.init)).map { bytes in
+                bytes.withUnsafeBytes { Array($0.bindMemory(to: Double.self)) }
+            }
+            let exposed = (0..<steps).map { step in everyRank.map { $0[step] }.min()! }.reduce(0, +)
+            let allreduce = everyRank.map { $0.reduce(0, +) }.reduce(0, +) / Double(communicator.size)
             let images = Double(steps * settings.training.batchSize)
             var usage = rusage()
             getrusage(RUSAGE_SELF.rawValue, &usage)
@@ -63,8 +72,10 @@ struct Bench: ParsableCommand {
                 ("steps", "\(steps)"), ("warmup", "\(warmup)"),
                 ("images_per_s", format(images / elapsed, 1)), ("step_ms", format(elapsed * 1000 / Double(steps), 3)),
                 ("gflops_per_s", format(images * flopsPerImage / elapsed / 1e9, 1)),
+                ("allreduce", settings.allreduce.overlap ? "\"overlapped\"" : "\"fused\""), ("buckets", "\(trainer.bucketCount)"),
                 ("allreduce_ms", format(allreduce * 1000 / Double(steps), 3)),
-                ("exposed_comm_fraction", format(allreduce / elapsed, 4)),
+                ("exposed_comm_fraction", format(exposed / elapsed, 4)),
+                ("sync_wait_fraction", format((allreduce - exposed) / elapsed, 4)),
                 ("peak_rss_mb", format(Double(usage.ru_maxrss) / 1024, 1)), ("launch_to_first_step_s", format(startup, 3)),
             ]
             printLine("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")

@@ -9,9 +9,9 @@ import Testing
     /// 50 steps of the book's model on 1,600 real images, every step's global loss logged.
     let fiftySteps = ["--set", "data.limit=1600", "--set", "training.epochs=1", "--set", "training.log_every_steps=1"]
 
-    func trajectory(ranks: Int, mpiOptions: [String] = []) throws -> [Double] {
+    func trajectory(ranks: Int, mpiOptions: [String] = [], _ settings: [String] = []) throws -> [Double] {
         let out = temporaryDirectory()
-        let outcome = try mpirunTrain(ranks: ranks, mpiOptions: mpiOptions, fiftySteps + ["--out", out])
+        let outcome = try mpirunTrain(ranks: ranks, mpiOptions: mpiOptions, fiftySteps + settings + ["--out", out])
         #expect(outcome.status == 0, "\(ranks) ranks: \(outcome.stderr)")
         #expect(outcome.stdout.contains(ranks > 1 ? "over \(ranks) ranks" : "per epoch"))
         let losses = try intervalLosses(in: out)
@@ -26,6 +26,21 @@ import Testing
             #expect(one == many, "\(ranks) ranks differ by up to \(maxRelativeDifference(one, many)) (relative)")
         }
         #expect(one.last! < 0.6 * one.first!, "the loss falls over 50 steps: \(one.first!) → \(one.last!)")
+    }
+
+    @Test func overlappedBucketsAndOneFusedAllreduceGiveTheSameTrajectory() throws {
+        let fused = try trajectory(ranks: 2, ["--set", "allreduce.overlap=false"])
+        // 1 KiB buckets: one per layer, a dozen sums in flight at once, two recursive-doubling rounds each.
+        let perLayer = try trajectory(ranks: 4, ["--set", "allreduce.bucket_kb=1"])
+        #expect(fused == perLayer, "differ by up to \(maxRelativeDifference(fused, perLayer)) (relative)")
+        #expect(fused == (try trajectory(ranks: 1)))
+    }
+
+    @Test func threeRanksUseMPIsOwnAllreduceAndTrainAsOne() throws {
+        // Not a power of two: MPI_Iallreduce brackets the sum its own way, so the match is close, not exact.
+        let batch48 = ["--set", "training.batch_size=48", "--set", "data.limit=2400"]
+        let one = try trajectory(ranks: 1, batch48), three = try trajectory(ranks: 3, batch48)
+        #expect(maxRelativeDifference(one, three) < 1e-2, "differ by up to \(maxRelativeDifference(one, three)) (relative)")
     }
 
     @Test func batchNormAndDropoutRunsEndWithTheSameBytesAtOneAndTwoRanks() throws {

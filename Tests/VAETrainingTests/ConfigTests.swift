@@ -41,9 +41,18 @@ import VAETraining
         #expect(expectTrainingError("samples.every", "unknown key") { _ = try load("", ["samples.every=2"]) } == nil)
     }
 
-    @Test func checkpointsFromBeforeSamplesAndTestLabelsStillDecode() throws {
+    @Test func allreduceSettings() throws {
+        let config = try load("allreduce:\n  overlap: false\n  bucket_kb: 64\n")
+        #expect(!config.allreduce.overlap && config.allreduce.bucketKB == 64)
+        #expect(TrainingConfig().allreduce.overlap && TrainingConfig().allreduce.bucketKB == 128)
+        #expect(expectTrainingError("allreduce.bucket_kb", "a positive integer") { _ = try load("", ["allreduce.bucket_kb=0"]) } == nil)
+        #expect(expectTrainingError("allreduce.overlap", "true or false") { _ = try load("", ["allreduce.overlap=sometimes"]) } == nil)
+    }
+
+    @Test func checkpointsFromBeforeSamplesAllreduceAndTestLabelsStillDecode() throws {
         var older = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(TrainingConfig())) as? [String: Any])
         older["samples"] = nil
+        older["allreduce"] = nil
         older["data"] = (older["data"] as? [String: Any])?.filter { $0.key != "testLabels" }
         let decoded = try JSONDecoder().decode(TrainingConfig.self, from: JSONSerialization.data(withJSONObject: older))
         #expect(decoded == TrainingConfig())

@@ -1,0 +1,119 @@
+// GradientReduction: turns one step's micro-batch gradients on every rank into the global batch's sum.
+//
+// A rank adds its micro-batch (leaf) gradients as a pairwise tree. While the last leaf's backward pass runs,
+// each bucket of layers, as soon as all its layers are done, has the tree closed over its range and its
+// non-blocking allreduce started (PyTorch DDP's design), so the sums travel while earlier layers still compute.
+// Buckets hold whole layers in backward order; the buffer's tail (loss sums, stop flag, batch statistics)
+// goes last, after the backward pass. Without overlap there is one bucket, the whole buffer, after backward.
+// Element by element every path does the same additions, so overlapped and fused runs are bit-identical.
+
+import VAECommunication
+import VAEMath
+
+final class GradientReduction {
+    struct Bucket: Equatable {
+        let range: Range<Int>
+        /// How many layers must finish before the bucket can start; 0 for the parts sent after backward.
+        let layers: Int
+    }
+
+    let buckets: [Bucket]
+    /// Wall time inside the communicator's calls: starting, moving on and waiting for the sums.
+    private(set) var seconds = 0.0
+    private let communicator: Communicator
+    private let buffer: UnsafeMutableBufferPointer<Float>
+    private let leaves: PairwiseSum
+    private let bucketOfLayer: [Int: Int]
+    private var unfinishedLayers: [Int]
+    private var nextBucket = 0
+    private var inFlight: [PendingReduction] = []
+    private var failure: Error?
+    /// What the model calls as each layer's gradients complete during the last leaf; nil without overlap.
+    private(set) var layerFinished: ((Range<Int>) -> Void)?
+
+    /// `buffer` is the reduction buffer: the gradients of `layerRanges` (in the order backward completes
+    /// them, tiling the front of the buffer), then the tail.
+    init(buffer: UnsafeMutableBufferPointer<Float>, layerRanges: [Range<Int>], overlap: Bool, bucketFloats: Int,
+         communicator: Communicator) {
+        self.buffer = buffer
+        self.communicator = communicator
+        leaves = PairwiseSum(count: buffer.count)
+        buckets = overlap ? Self.plan(layerRanges, bufferCount: buffer.count, bucketFloats: bucketFloats)
+                          : [Bucket(range: 0..<buffer.count, layers: 0)]
+        var bucketOfLayer: [Int: Int] = [:]
+        for layer in layerRanges where overlap {
+            bucketOfLayer[layer.lowerBound] = buckets.firstIndex { $0.range.contains(layer.lowerBound) }
+        }
+        self.bucketOfLayer = bucketOfLayer
+        unfinishedLayers = buckets.map(\.layers)
+        if overlap { layerFinished = { [unowned self] in self.finished($0) } }
+    }
+
+    /// Groups whole layers, in backward order, into contiguous buckets of at least `bucketFloats`.
+    static func plan(_ layerRanges: [Range<Int>], bufferCount: Int, bucketFloats: Int) -> [Bucket] {
+        var buckets: [Bucket] = [], members: [Range<Int>] = []
+        for (index, layer) in layerRanges.enumerated() {
+            members.append(layer)
+            let lower = members.map(\.lowerBound).min()!, upper = members.map(\.upperBound).max()!
+            let floats = members.map(\.count).reduce(0, +)
+            // A bucket is one contiguous range: keep adding layers until the members fill their hull.
+            guard upper - lower == floats, floats >= bucketFloats || index == layerRanges.count - 1 else { continue }
+            buckets.append(Bucket(range: lower..<upper, layers: members.count))
+            members = []
+        }
+        precondition(members.isEmpty, "layer ranges \(layerRanges) do not tile a contiguous buffer")
+        let parameters = buckets.map(\.range.upperBound).max() ?? 0
+        if parameters < bufferCount { buckets.append(Bucket(range: parameters..<bufferCount, layers: 0)) }
+        return buckets
+    }
+
+    /// Adds the buffer's gradients as one leaf; every micro-batch but a step's last.
+    func addLeaf() { leaves.add(buffer.baseAddress!) }
+
+    /// After the last leaf's backward pass (whose gradients are in the buffer, with the tail filled in):
+    /// starts what has not started, waits for every sum, and leaves the global sums in the buffer.
+    func finishStep() throws {
+        defer {
+            inFlight.removeAll(keepingCapacity: true)
+            nextBucket = 0
+            for (index, bucket) in buckets.enumerated() { unfinishedLayers[index] = bucket.layers }
+            leaves.reset()
+        }
+        if let failure {
+            self.failure = nil
+            throw failure
+        }
+        while nextBucket < buckets.count { try startNextBucket() }
+        try timed { for reduction in inFlight { try reduction.wait() } }
+    }
+
+    private func finished(_ layer: Range<Int>) {
+        guard failure == nil, let bucket = bucketOfLayer[layer.lowerBound] else { return }
+        unfinishedLayers[bucket] -= 1
+        do {
+            while nextBucket < buckets.count && buckets[nextBucket].layers > 0 && unfinishedLayers[nextBucket] == 0 {
+                try startNextBucket()
+            }
+            // MPI moves messages only inside its calls.
+            try timed { for reduction in inFlight { try reduction.test() } }
+        } catch {
+            failure = error
+        }
+    }
+
+    private func startNextBucket() throws {
+        let range = buckets[nextBucket].range
+        leaves.finish(range, lastLeaf: buffer.baseAddress!, into: buffer.baseAddress!)
+        try timed { inFlight.append(try communicator.startAllreduceSum(UnsafeMutableBufferPointer(rebasing: buffer[range]))) }
+        nextBucket += 1
+    }
+
+    private func timed(_ body: () throws -> Void) throws {
+        let start = ContinuousClock.now
+        defer {
+            let elapsed = start.duration(to: .now).components
+            seconds += Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
+        }
+        try body()
+    }
+}
