@@ -27,13 +27,27 @@ public final class Adam {
         secondMoment.deallocate()
     }
 
+    /// The step size of the current update, set by `advance`.
+    private var alpha: Float = 0
+
+    /// One whole update: `advance`, then `apply` over every parameter.
     public func update(parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, learningRate: Float) {
+        advance(learningRate: learningRate)
+        apply(0..<count, parameters: parameters, gradients: gradients)
+    }
+
+    /// Starts the next update (t ← t + 1); `apply` then moves each parameter range, once, in any order.
+    public func advance(learningRate: Float) {
         step += 1
         let t = Double(step)
-        let alpha = Float(Double(learningRate) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
+        alpha = Float(Double(learningRate) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
+    }
+
+    public func apply(_ range: Range<Int>, parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "range \(range) outside 0..<\(count)")
         let m = firstMoment.baseAddress!, v = secondMoment.baseAddress!
-        let b1 = beta1, b2 = beta2, eps = epsilon
-        for i in 0..<count {
+        let b1 = beta1, b2 = beta2, eps = epsilon, alpha = alpha
+        for i in range {
             let g = gradients[i]
             m[i] = b1 * m[i] + (1 - b1) * g
             v[i] = b2 * v[i] + (1 - b2) * g * g

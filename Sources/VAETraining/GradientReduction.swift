@@ -71,8 +71,9 @@ final class GradientReduction {
     func addLeaf() { leaves.add(buffer.baseAddress!) }
 
     /// After the last leaf's backward pass (whose gradients are in the buffer, with the tail filled in):
-    /// starts what has not started, waits for every sum, and leaves the global sums in the buffer.
-    func finishStep() throws {
+    /// starts what has not started and waits for every sum, leaving the global sums in the buffer. Each
+    /// bucket's range, once summed, goes to `summed` while later buckets may still travel.
+    func finishStep(summed: (Range<Int>) -> Void) throws {
         defer {
             inFlight.removeAll(keepingCapacity: true)
             nextBucket = 0
@@ -84,7 +85,10 @@ final class GradientReduction {
             throw failure
         }
         while nextBucket < buckets.count { try startNextBucket() }
-        try timed { for reduction in inFlight { try reduction.wait() } }
+        for (reduction, bucket) in zip(inFlight, buckets) {
+            try timed { try reduction.wait() }
+            summed(bucket.range)
+        }
     }
 
     private func finished(_ layer: Range<Int>) {

@@ -226,8 +226,11 @@ public final class Trainer {
         }
         // The other leaves hold 0 here, so the sum over leaves and ranks is the sum of the ranks' signals.
         p.trailingScalars[2] = Float(stopSignal())
-        try reduction.finishStep()
-        optimizer.update(parameters: p.values, gradients: p.gradients, learningRate: learningRate)
+        // Adam moves each bucket's parameters as soon as its sum arrives, while later buckets travel.
+        optimizer.advance(learningRate: learningRate)
+        try reduction.finishStep { range in
+            optimizer.apply(range.clamped(to: 0..<p.count), parameters: p.values, gradients: p.gradients)
+        }
         p.updateRunningAverages(batches: sampler.globalBatch / microBatch)
         let loss = LossSums(reconstruction: Double(p.trailingScalars[0]), kl: Double(p.trailingScalars[1]), samples: local.samples * communicator.size)
         // Any rank's signal stops all; the summed flag is at least the signal number, so report one that was sent.

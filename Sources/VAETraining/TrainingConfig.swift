@@ -40,7 +40,7 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
         /// allreduce of the whole buffer after the backward pass.
         public var overlap = true
         /// A bucket closes once it holds this many KiB of gradients.
-        public var bucketKB = 128
+        public var bucketKB = 64
     }
 
     public struct Output: Equatable, Sendable, Codable {
@@ -110,7 +110,7 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
         try readTraining(root.section("training"))
         let a = try root.section("allreduce")
         allreduce.overlap = try a.bool("overlap", default: true)
-        allreduce.bucketKB = try a.int("bucket_kb", default: 128, "a positive integer") { $0 > 0 }
+        allreduce.bucketKB = try a.int("bucket_kb", default: 64, "a positive integer") { $0 > 0 }
         try a.finish()
         let out = try root.section("output")
         output.directory = try out.string("dir", default: output.directory) ?? output.directory

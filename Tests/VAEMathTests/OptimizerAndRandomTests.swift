@@ -19,6 +19,18 @@ import VAEMath
         #expect(adam.step == 2)
     }
 
+    @Test func adamByRangesInAnyOrderIsTheWholeUpdate() {
+        let whole = Adam(parameterCount: 6), pieces = Adam(parameterCount: 6)
+        var a: [Float] = [1, -2, 3, 0.5, -0.25, 2], b = a
+        for step in 0..<3 {
+            let g = randomValues(6, seed: UInt64(step))
+            whole.update(parameters: &a, gradients: g, learningRate: 0.01)
+            pieces.advance(learningRate: 0.01)
+            for range in [4..<6, 0..<1, 1..<4] { pieces.apply(range, parameters: &b, gradients: g) }
+        }
+        #expect(a == b && pieces.step == 3)
+    }
+
     @Test func stepDecay() {
         let schedule = StepDecaySchedule(initialRate: 0.001, decayFactor: 0.5, stepSize: 2)
         #expect(schedule.learningRate(epoch: 0) == 0.001)

@@ -44,7 +44,7 @@ import VAETraining
     @Test func allreduceSettings() throws {
         let config = try load("allreduce:\n  overlap: false\n  bucket_kb: 64\n")
         #expect(!config.allreduce.overlap && config.allreduce.bucketKB == 64)
-        #expect(TrainingConfig().allreduce.overlap && TrainingConfig().allreduce.bucketKB == 128)
+        #expect(TrainingConfig().allreduce.overlap && TrainingConfig().allreduce.bucketKB == 64)
         #expect(expectTrainingError("allreduce.bucket_kb", "a positive integer") { _ = try load("", ["allreduce.bucket_kb=0"]) } == nil)
         #expect(expectTrainingError("allreduce.overlap", "true or false") { _ = try load("", ["allreduce.overlap=sometimes"]) } == nil)
     }
