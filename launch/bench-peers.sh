@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Side by side, one after another on the same machine: this trainer, Keras/TensorFlow and PyTorch on the
 # same data and settings (batch 32 per rank, z 2, 20,000 Fashion-MNIST images, 20 warm-up + 200 timed
-# steps), on 1 core and on 2. Prints one JSON line per run.
+# steps), on 1 core and on 2 (ours with overlapped buckets and with one fused allreduce). Prints one JSON
+# line per run.
 #   TF_PYTHON=/path/to/venv-tf/bin/python TORCH_PYTHON=/path/to/venv-torch/bin/python launch/bench-peers.sh
 # The peers are ../shared/bench/{keras,torch}_vae.py; install tensorflow-cpu and torch in virtualenvs
 # outside the repository. A peer whose Python is missing is skipped.
@@ -19,6 +20,7 @@ for repeat in 1 2; do
   run "$tf" "$peers/keras_vae.py" --threads 1
   run "$torch" "$peers/torch_vae.py" --threads 1
   run mpirun -np 2 --bind-to core .build/release/vae bench
+  run mpirun -np 2 --bind-to core .build/release/vae bench --set allreduce.overlap=false
   run "$tf" "$peers/keras_vae.py" --threads 2
   run "$torch" "$peers/torch_vae.py" --ranks 2 --threads 1
 done
