@@ -15,12 +15,22 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 swift build -c release >/dev/null
 
 run() { echo "# $*" >&2; "$@" 2>/dev/null | grep '^{' || echo "{\"skipped\": \"$*\"}"; }
+# The peers print no memory or start-up figures: GNU time adds the largest process's peak RSS and the
+# whole run's wall time (imports and data loading included) to their line.
+usage=$(mktemp); trap 'rm -f "$usage"' EXIT
+peer() {
+  [ -x /usr/bin/time ] || { run "$@"; return; }
+  line=$(run /usr/bin/time -f '%M %e' -o "$usage" "$@")
+  case $line in *skipped*) echo "$line"; return ;; esac
+  read -r rss wall < <(tail -n 1 "$usage")
+  echo "${line%\}}, \"peak_rss_mb\": $((rss / 1024)), \"wall_s\": $wall}"
+}
 for repeat in 1 2; do
   run env OPENBLAS_NUM_THREADS=1 .build/release/vae bench
-  run "$tf" "$peers/keras_vae.py" --threads 1
-  run "$torch" "$peers/torch_vae.py" --threads 1
+  peer "$tf" "$peers/keras_vae.py" --threads 1
+  peer "$torch" "$peers/torch_vae.py" --threads 1
   run mpirun -np 2 --bind-to core .build/release/vae bench
   run mpirun -np 2 --bind-to core .build/release/vae bench --set allreduce.overlap=false
-  run "$tf" "$peers/keras_vae.py" --threads 2
-  run "$torch" "$peers/torch_vae.py" --ranks 2 --threads 1
+  peer "$tf" "$peers/keras_vae.py" --threads 2
+  peer "$torch" "$peers/torch_vae.py" --ranks 2 --threads 1
 done
