@@ -4,7 +4,7 @@
 // Layers declare named tensors while the model is built and keep the returned slots; they read and write
 // through `values + slot.offset`. The optimizer, the gradient allreduce and checkpoints see only the flat buffers.
 // The gradient buffer has a few spare Floats after the gradients, so per-step scalars (loss sums, a stop
-// flag) travel in the same single allreduce as the gradients; after them, one Float per state entry
+// flag) are summed over the ranks with the gradients; after them, one Float per state entry
 // collects the batch statistics (summed over micro-batches and ranks) that running averages move towards,
 // once per step, the same at every rank count.
 
@@ -109,7 +109,7 @@ public final class ParameterStore {
 
     public var valueBuffer: UnsafeMutableBufferPointer<Float> { .init(start: values, count: count) }
     public var gradientBuffer: UnsafeMutableBufferPointer<Float> { .init(start: gradients, count: count) }
-    /// The gradients, the trailing scalars and the batch statistics: what one allreduce per step sums.
+    /// The gradients, the trailing scalars and the batch statistics: what the ranks sum each step.
     public var reductionBuffer: UnsafeMutableBufferPointer<Float> { .init(start: gradients, count: reductionCount) }
     public var trailingScalars: UnsafeMutablePointer<Float> { gradients + count }
     public var stateBuffer: UnsafeMutableBufferPointer<Float> { .init(start: state, count: stateCount) }

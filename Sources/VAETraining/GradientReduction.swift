@@ -40,11 +40,11 @@ final class GradientReduction {
         leaves = PairwiseSum(count: buffer.count)
         buckets = overlap ? Self.plan(layerRanges, bufferCount: buffer.count, bucketFloats: bucketFloats)
                           : [Bucket(range: 0..<buffer.count, layers: 0)]
-        var bucketOfLayer: [Int: Int] = [:]
-        for layer in layerRanges where overlap {
-            bucketOfLayer[layer.lowerBound] = buckets.firstIndex { $0.range.contains(layer.lowerBound) }
-        }
-        self.bucketOfLayer = bucketOfLayer
+        // Keyed by where a layer's range starts; empty without overlap, where no layer is heard.
+        let buckets = buckets
+        bucketOfLayer = overlap ? Dictionary(uniqueKeysWithValues: layerRanges.map { layer in
+            (layer.lowerBound, buckets.firstIndex { $0.range.contains(layer.lowerBound) }!)
+        }) : [:]
         unfinishedLayers = buckets.map(\.layers)
         if overlap { layerFinished = { [unowned self] in self.finished($0) } }
     }
