@@ -31,6 +31,58 @@ import VAECommunication
         #expect(reduction.layerFinished == nil)
     }
 
+    /// Two ranks holding the same gradients, as seen by one: a sum doubles the buffer. Logs each call.
+    final class DoublingCommunicator: Communicator {
+        var log: [String] = []
+        var rank: Int { 0 }
+        var size: Int { 2 }
+        var localRank: Int { 0 }
+        var localSize: Int { 2 }
+        func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingReduction {
+            log.append("start \(buffer.count)")
+            return PendingReduction(advance: { true }, finish: { [self] in
+                for i in buffer.indices { buffer[i] *= 2 }
+                log.append("wait \(buffer.count)")
+            })
+        }
+        func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {}
+        func barrier() throws {}
+        func allgather(_ record: [UInt8]) throws -> [[UInt8]] { [record, record] }
+        func abort(code: Int32) -> Never { fatalError() }
+    }
+
+    @Test func eachBucketStartsAsSoonAsItsLastLayerIsDoneAndSumsLikeTheFusedPath() throws {
+        let communicator = DoublingCommunicator()
+        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: 22)
+        defer { buffer.deallocate() }
+        // Layers of 6, 4, 10 floats (backward order), a 2-float tail; buckets of at least 8 floats.
+        let layers = [14..<20, 10..<14, 0..<10]
+        let reduction = GradientReduction(buffer: buffer, layerRanges: layers, overlap: true, bucketFloats: 8, communicator: communicator)
+        #expect(reduction.buckets.map(\.range) == [10..<20, 0..<10, 20..<22])
+        let leaves: [[Float]] = [(0..<22).map { Float($0) * 0.1 }, (0..<22).map { 1e8 - Float($0) }, (0..<22).map { Float($0) + 1 }]
+        for leaf in leaves.dropLast() {
+            _ = buffer.update(from: leaf)
+            reduction.addLeaf()
+        }
+        _ = buffer.update(from: leaves.last!)
+        let announce = try #require(reduction.layerFinished)
+        announce(layers[0])
+        #expect(communicator.log.isEmpty, "the first bucket still waits for its second layer")
+        announce(layers[1])
+        #expect(communicator.log == ["start 10"])
+        announce(layers[2])
+        #expect(communicator.log == ["start 10", "start 10"])
+        var summed: [Range<Int>] = []
+        try reduction.finishStep { summed.append($0) }
+        #expect(communicator.log == ["start 10", "start 10", "start 2", "wait 10", "wait 10", "wait 2"])
+        #expect(summed == [10..<20, 0..<10, 20..<22])
+        let expected: [Float] = (0..<22).map { i in
+            let first: Float = leaves[0][i] + leaves[1][i]
+            return (first + leaves[2][i]) * 2
+        }
+        #expect(Array(buffer) == expected)
+    }
+
     @Test func theBookModelSplitsIntoSeveralBucketsAtTheDefaultSize() throws {
         var config = TrainingConfig()
         config.data.limit = 64
