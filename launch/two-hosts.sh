@@ -23,6 +23,7 @@
 #   TWO_HOSTS_RATE     limit each host's link to this rate in each direction (tc rate, e.g.
 #                      1gbit, 100mbit; default: unlimited). A tbf qdisc goes on the egress of
 #                      each namespace's eth0 and of each bridge-side veth end; needs tc (iproute2)
+#   OPENBLAS_NUM_THREADS  math threads per rank (default: half the cores, since both hosts share them)
 # Standard input is not forwarded to the job (it reads /dev/null). The ranks inherit this
 # script's environment (unlike real ssh hosts); -x VAR still works and documents intent.
 set -euo pipefail
@@ -50,6 +51,11 @@ if [[ -n $rate ]]; then
     { echo "two-hosts.sh: TWO_HOSTS_RATE='$rate' is not a tc rate such as 1gbit or 100mbit" >&2; exit 2; }
 fi
 log() { if [[ $debug == 1 ]]; then echo "two-hosts: $*" >&2; fi; }
+# Each rank sees a node of its own and would take every core for its math threads; both "hosts" share
+# this machine's cores, so unless told otherwise each rank gets half (2 ranks × all cores would
+# oversubscribe, and OpenMP's spinning threads then run several times slower).
+cores=$(nproc)
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-$(( cores > 1 ? cores / 2 : 1 ))}
 
 id=$$
 bridge=vae-br-$id
