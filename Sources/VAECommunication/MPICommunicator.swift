@@ -36,20 +36,20 @@ public final class MPICommunicator: Communicator {
     public func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingReduction {
         let scratch = takeScratch(buffer.count)
         var handle: Int32 = -1
-        let what = "allreduce of \(buffer.count) floats"
+        let count = buffer.count
         do {
-            try Self.check(vae_mpi_reduction_start(buffer.baseAddress, scratch.baseAddress, Int64(buffer.count), &handle), "start of an \(what)")
+            try Self.check(vae_mpi_reduction_start(buffer.baseAddress, scratch.baseAddress, Int64(count), &handle), "start of an allreduce of \(count) floats")
         } catch {
             freeScratch.append(scratch)
             throw error
         }
         return PendingReduction(advance: {
             var done: Int32 = 0
-            try Self.check(vae_mpi_reduction_test(handle, &done), what)
+            try Self.check(vae_mpi_reduction_test(handle, &done), "allreduce of \(count) floats")
             return done != 0
         }, finish: { [unowned self] in
             defer { freeScratch.append(scratch) }
-            try Self.check(vae_mpi_reduction_wait(handle), what)
+            try Self.check(vae_mpi_reduction_wait(handle), "allreduce of \(count) floats")
         })
     }
 
@@ -79,11 +79,12 @@ public final class MPICommunicator: Communicator {
         exit(code)
     }
 
-    private static func check(_ code: Int32, _ what: String) throws {
+    /// `what` is built only for an error: the step's calls format no text.
+    private static func check(_ code: Int32, _ what: @autoclosure () -> String) throws {
         guard code != 0 else { return }
         var text = [CChar](repeating: 0, count: 512)
         vae_mpi_error_string(code, &text, Int32(text.count))
         let description = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        throw CommunicationError("MPI error in \(what): \(description) (code \(code))")
+        throw CommunicationError("MPI error in \(what()): \(description) (code \(code))")
     }
 }
