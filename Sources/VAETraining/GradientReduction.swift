@@ -114,10 +114,7 @@ final class GradientReduction {
 
     private func timed(_ body: () throws -> Void) throws {
         let start = ContinuousClock.now
-        defer {
-            let elapsed = start.duration(to: .now).components
-            seconds += Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
-        }
+        defer { seconds += Trainer.seconds(since: start) }
         try body()
     }
 }
