@@ -3,12 +3,13 @@
 
 #include <limits.h>
 #include <mpi.h>
+#include <stdlib.h>
 #include <string.h>
 
 static MPI_Comm node_comm = MPI_COMM_NULL;
 
 // Reductions in flight, addressed by small integer handles.
-enum { MAX_REDUCTIONS = 64, TAG_BASE = 1 << 14 };
+enum { TAG_BASE = 1 << 14 };
 typedef struct {
     int used;
     int tree;            // recursive doubling; otherwise one MPI_Iallreduce
@@ -16,7 +17,9 @@ typedef struct {
     int count, distance, tag;
     MPI_Request requests[2];
 } reduction;
-static reduction reductions[MAX_REDUCTIONS];
+// Grown as needed; MPI keeps no pointer to a request variable, so the table may move between calls.
+static reduction *reductions;
+static int reductions_capacity;
 // Every rank starts its reductions in the same order, so the k-th one has the same tag everywhere and
 // messages of reductions in flight together cannot be matched to each other.
 static int reductions_started;
@@ -55,8 +58,15 @@ static int post_exchange(reduction *r) {
 int vae_mpi_reduction_start(float *buffer, float *scratch, int64_t count, int32_t *handle) {
     if (count > INT_MAX) return MPI_ERR_COUNT;
     int slot = 0;
-    while (slot < MAX_REDUCTIONS && reductions[slot].used) slot++;
-    if (slot == MAX_REDUCTIONS) return MPI_ERR_REQUEST;
+    while (slot < reductions_capacity && reductions[slot].used) slot++;
+    if (slot == reductions_capacity) {
+        int capacity = reductions_capacity ? 2 * reductions_capacity : 64;
+        reduction *grown = realloc(reductions, (size_t)capacity * sizeof *grown);
+        if (!grown) return MPI_ERR_NO_MEM;
+        memset(grown + reductions_capacity, 0, (size_t)(capacity - reductions_capacity) * sizeof *grown);
+        reductions = grown;
+        reductions_capacity = capacity;
+    }
     int size = vae_mpi_size();
     reduction *r = &reductions[slot];
     *r = (reduction){.used = 1, .tree = (size & (size - 1)) == 0, .buffer = buffer, .scratch = scratch,
@@ -91,7 +101,7 @@ static int advance(reduction *r, int block, int32_t *done) {
 }
 
 static reduction *lookup(int32_t handle) {
-    return handle >= 0 && handle < MAX_REDUCTIONS && reductions[handle].used ? &reductions[handle] : NULL;
+    return handle >= 0 && handle < reductions_capacity && reductions[handle].used ? &reductions[handle] : NULL;
 }
 
 int vae_mpi_reduction_test(int32_t handle, int32_t *done) {
