@@ -4,11 +4,12 @@
 # steps), on 1 core and on 2 (ours with overlapped buckets and with one fused allreduce). Prints one JSON
 # line per run.
 #   TF_PYTHON=/path/to/venv-tf/bin/python TORCH_PYTHON=/path/to/venv-torch/bin/python launch/bench-peers.sh
-# The peers are ../shared/bench/{keras,torch}_vae.py; install tensorflow-cpu and torch in virtualenvs
-# outside the repository. A peer whose Python is missing is skipped.
+# The peers are launch/peers/{keras,torch}_vae.py (PEERS_DIR picks others); install tensorflow-cpu and
+# torch in virtualenvs outside the repository, as launch/peers/README.md shows. A peer whose Python is
+# missing is skipped.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-peers=${PEERS_DIR:-../shared/bench}
+peers=${PEERS_DIR:-launch/peers}
 tf=${TF_PYTHON:-python3}
 torch=${TORCH_PYTHON:-python3}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
