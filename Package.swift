@@ -12,6 +12,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // System libraries from Debian; pkg-config finds their headers and libraries.
@@ -23,23 +24,35 @@ let package = Package(
         // The only code that includes mpi.h: plain C functions over MPI_COMM_WORLD.
         .target(name: "CMPIShim", dependencies: ["COpenMPI"]),
 
-        // The math: tensors, kernels, layers, the VAE, loss, Adam, schedules, random numbers. No MPI, no files.
+        // The rooms, lowest first; each imports only rooms above it in this list.
+        // The math: tensors, kernels, layers, the VAE, loss, Adam, schedules, random numbers. No MPI, no files, no environment.
         .target(name: "VAEMath", dependencies: ["CBLAS", "CDNNL"]),
         // The communicator: a protocol, with MPI (over the shim) and single-process implementations.
         .target(name: "VAECommunication", dependencies: ["CMPIShim"]),
-        // Training: config, data sets, sampler, loop, metrics.
+        // What every room shares: errors for people, the durable file write, the clock, shape formatting.
+        .target(name: "VAESupport"),
+        // The run's settings: YAML with --set overrides, validated, every default written once.
+        .target(name: "VAEConfig", dependencies: ["VAEMath", "VAESupport", .product(name: "Yams", package: "Yams")]),
+        // Data: IDX files, image data sets, the test set and its labels, the epoch sampler.
+        .target(name: "VAEData", dependencies: ["VAEMath", "VAESupport", "VAEConfig", "CZlib"]),
+        // Checkpoints: safetensors, model weights by name, checkpoint write/read/verify/restore.
+        .target(name: "VAECheckpoint", dependencies: [
+            "VAEMath", "VAESupport", "VAEConfig", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // What a model shows: inference in batches, evaluation, PNG, plots, sample grids, the sample writer, report.html.
+        .target(name: "VAEReport", dependencies: ["VAEMath", "VAESupport", "VAEConfig", "VAEData", "VAECheckpoint", "CZlib"]),
+        // Training: the loop, its schedule, the step's exchange and gradient reduction, metrics.
         .target(name: "VAETraining", dependencies: [
-            "VAEMath", "VAECommunication", "CZlib",
-            .product(name: "Yams", package: "Yams"),
+            "VAEMath", "VAECommunication", "VAESupport", "VAEConfig", "VAEData", "VAECheckpoint", "VAEReport",
         ]),
         // The thin CLI.
         .executableTarget(name: "vae", dependencies: [
-            "VAETraining", "CBLAS",
+            "VAETraining", "VAEReport", "VAECheckpoint", "VAEData", "VAEConfig", "VAESupport", "VAECommunication", "VAEMath", "CBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "VAEMathTests", dependencies: ["VAEMath"]),
-        .testTarget(name: "VAETrainingTests", dependencies: ["VAETraining", "vae", "CZlib"]),
-        .testTarget(name: "VAECommunicationTests", dependencies: ["VAECommunication", "VAETraining", "vae"]),
+        .testTarget(name: "VAETrainingTests", dependencies: ["VAETraining", "VAEReport", "VAECheckpoint", "VAEData", "VAEConfig", "VAESupport", "vae", "CZlib"]),
+        .testTarget(name: "VAECommunicationTests", dependencies: ["VAECommunication", "VAETraining", "VAEConfig", "vae"]),
     ]
 )

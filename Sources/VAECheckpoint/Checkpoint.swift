@@ -5,8 +5,11 @@
 // Rank 0 writes it into a temporary directory, fsyncs, renames it into place, then repoints
 // OUT/checkpoints/latest; so a crash at any moment leaves the previous checkpoint whole.
 
+import Crypto
 import Foundation
+import VAEConfig
 import VAEMath
+import VAESupport
 
 public struct CheckpointState: Codable, Equatable, Sendable {
     public static let currentFormatVersion = 1
@@ -24,6 +27,19 @@ public struct CheckpointState: Codable, Equatable, Sendable {
     public var config: TrainingConfig
     /// SHA-256 of each file of the checkpoint, by file name.
     public var checksums: [String: String]
+
+    public init(step: Int, epoch: Int, stepInEpoch: Int, seed: Int, worldSize: Int, globalBatch: Int, learningRate: Float,
+                config: TrainingConfig, checksums: [String: String] = [:]) {
+        self.step = step
+        self.epoch = epoch
+        self.stepInEpoch = stepInEpoch
+        self.seed = seed
+        self.worldSize = worldSize
+        self.globalBatch = globalBatch
+        self.learningRate = learningRate
+        self.config = config
+        self.checksums = checksums
+    }
 }
 
 public struct LoadedCheckpoint {
@@ -48,17 +64,17 @@ public enum Checkpoint {
                              state progress: CheckpointState, keep: Int) throws -> String {
         let root = directory(of: runDirectory)
         do { try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true) } catch {
-            throw TrainingError("\(root): cannot create the checkpoint directory: \(error.localizedDescription)")
+            throw VAEError("\(root): cannot create the checkpoint directory: \(error.localizedDescription)")
         }
         let name = name(step: progress.step), final = root + "/" + name, temporary = root + "/.tmp-" + name
         try? FileManager.default.removeItem(atPath: temporary)
         do { try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: false) } catch {
-            throw TrainingError("\(temporary): cannot create: \(error.localizedDescription)")
+            throw VAEError("\(temporary): cannot create: \(error.localizedDescription)")
         }
         let modelBytes = try ModelWeights.file(of: model).encoded()
         let optimizerBytes = try optimizerFile(model: model, optimizer: optimizer).encoded()
         var state = progress
-        state.checksums = [modelFile: SHA256.hex(modelBytes), optimizerFile: SHA256.hex(optimizerBytes)]
+        state.checksums = [modelFile: sha256Hex(modelBytes), optimizerFile: sha256Hex(optimizerBytes)]
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try DurableFiles.write(modelBytes, to: temporary + "/" + modelFile)
@@ -67,7 +83,7 @@ public enum Checkpoint {
         try DurableFiles.syncDirectory(temporary)
         try? FileManager.default.removeItem(atPath: final)  // a same-step checkpoint from an earlier attempt
         guard rename(temporary, final) == 0 else {
-            throw TrainingError("\(final): cannot move the new checkpoint into place: \(String(cString: strerror(errno)))")
+            throw VAEError("\(final): cannot move the new checkpoint into place: \(String(cString: strerror(errno)))")
         }
         try DurableFiles.syncDirectory(root)
         try DurableFiles.replaceSymlink(at: root + "/latest", pointingTo: name)
@@ -84,7 +100,7 @@ public enum Checkpoint {
     private static func prune(_ root: String, keep: Int) throws {
         for old in all(in: root).dropLast(max(keep, 1)) {
             do { try FileManager.default.removeItem(atPath: old) } catch {
-                throw TrainingError("\(old): cannot remove an old checkpoint: \(error.localizedDescription)")
+                throw VAEError("\(old): cannot remove an old checkpoint: \(error.localizedDescription)")
             }
         }
     }
@@ -93,7 +109,7 @@ public enum Checkpoint {
     public static func read(_ path: String) throws -> LoadedCheckpoint {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw TrainingError("\(path): no such checkpoint directory")
+            throw VAEError("\(path): no such checkpoint directory")
         }
         let statePath = path + "/" + stateFile
         let stateBytes = try DurableFiles.read(statePath)
@@ -101,18 +117,18 @@ public enum Checkpoint {
         do {
             if let version = (try JSONSerialization.jsonObject(with: Data(stateBytes)) as? [String: Any])?["formatVersion"] as? Int,
                version != CheckpointState.currentFormatVersion {
-                throw TrainingError("\(statePath): checkpoint format version \(version) is not supported (this build reads version \(CheckpointState.currentFormatVersion))")
+                throw VAEError("\(statePath): checkpoint format version \(version) is not supported (this build reads version \(CheckpointState.currentFormatVersion))")
             }
             state = try JSONDecoder().decode(CheckpointState.self, from: Data(stateBytes))
-        } catch let error as TrainingError { throw error } catch {
-            throw TrainingError("\(statePath): not a valid checkpoint state file (\(error.localizedDescription))")
+        } catch let error as VAEError { throw error } catch {
+            throw VAEError("\(statePath): not a valid checkpoint state file (\(error.localizedDescription))")
         }
         func verified(_ name: String) throws -> SafetensorsFile {
             let file = path + "/" + name
             let bytes = try DurableFiles.read(file)
-            guard let expected = state.checksums[name] else { throw TrainingError("\(statePath): no checksum for \(name)") }
-            guard SHA256.hex(bytes) == expected else {
-                throw TrainingError("\(file): checksum mismatch: the file is corrupt or truncated")
+            guard let expected = state.checksums[name] else { throw VAEError("\(statePath): no checksum for \(name)") }
+            guard sha256Hex(bytes) == expected else {
+                throw VAEError("\(file): checksum mismatch: the file is corrupt or truncated")
             }
             return try SafetensorsFile(bytes: bytes, source: file)
         }
@@ -123,13 +139,13 @@ public enum Checkpoint {
     public static func newestValid(runDirectory: String, warn: (String) -> Void) throws -> LoadedCheckpoint {
         let root = directory(of: runDirectory)
         let candidates = all(in: root).reversed()
-        guard !candidates.isEmpty else { throw TrainingError("\(root): no checkpoint to resume from") }
+        guard !candidates.isEmpty else { throw VAEError("\(root): no checkpoint to resume from") }
         for candidate in candidates {
-            do { return try read(candidate) } catch let error as TrainingError {
+            do { return try read(candidate) } catch let error as VAEError {
                 warn("warning: skipping checkpoint \(candidate): \(error.message)")
             }
         }
-        throw TrainingError("\(root): no valid checkpoint to resume from (all \(candidates.count) failed verification)")
+        throw VAEError("\(root): no valid checkpoint to resume from (all \(candidates.count) failed verification)")
     }
 
     /// Adam's moments as tensors named like the parameters they belong to, plus the step count.
@@ -148,16 +164,21 @@ public enum Checkpoint {
         try ModelWeights.load(checkpoint.model, into: model, source: checkpoint.path + "/" + modelFile)
         let source = checkpoint.path + "/" + optimizerFile
         guard let step = checkpoint.optimizer.metadata["step"].flatMap(Int.init) else {
-            throw TrainingError("\(source): no step count in the metadata")
+            throw VAEError("\(source): no step count in the metadata")
         }
         for entry in model.parameters.entries where entry.trainable {
             for (prefix, moment) in [("m.", optimizer.firstMoment), ("v.", optimizer.secondMoment)] {
                 guard let tensor = checkpoint.optimizer.tensor(named: prefix + entry.name), tensor.shape == entry.shape else {
-                    throw TrainingError("\(source): tensor \(prefix + entry.name) is missing or has the wrong shape")
+                    throw VAEError("\(source): tensor \(prefix + entry.name) is missing or has the wrong shape")
                 }
                 _ = UnsafeMutableBufferPointer(rebasing: moment[entry.slot.offset..<(entry.slot.offset + entry.slot.count)]).update(from: tensor.values)
             }
         }
         optimizer.step = step
     }
+}
+
+/// The SHA-256 digest of `bytes` in lowercase hex, as state.json records it.
+func sha256Hex(_ bytes: [UInt8]) -> String {
+    SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
 }

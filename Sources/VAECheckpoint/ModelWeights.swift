@@ -2,6 +2,7 @@
 // named entry (Keras-style names such as `encoder_conv_0.kernel`, in Keras's layouts), and back.
 
 import VAEMath
+import VAESupport
 
 public enum ModelWeights {
     /// Every entry of the model's store, trainable and not, in declaration order.
@@ -18,14 +19,14 @@ public enum ModelWeights {
         let p = model.parameters
         let expected = Set(p.entries.map(\.name))
         if let extra = file.tensors.first(where: { !expected.contains($0.name) }) {
-            throw TrainingError("\(source): tensor \(extra.name) is not part of this model (does the config's model section match the checkpoint's?)")
+            throw VAEError("\(source): tensor \(extra.name) is not part of this model (does the config's model section match the checkpoint's?)")
         }
         for entry in p.entries {
             guard let tensor = file.tensor(named: entry.name) else {
-                throw TrainingError("\(source): tensor \(entry.name) is missing")
+                throw VAEError("\(source): tensor \(entry.name) is missing")
             }
             guard tensor.shape == entry.shape else {
-                throw TrainingError("\(source): tensor \(entry.name) has shape \(tensor.shape), the model needs \(entry.shape)")
+                throw VAEError("\(source): tensor \(entry.name) has shape \(tensor.shape), the model needs \(entry.shape)")
             }
             let base = (entry.trainable ? p.values : p.state) + entry.slot.offset
             tensor.values.withUnsafeBufferPointer { base.update(from: $0.baseAddress!, count: entry.slot.count) }

@@ -6,6 +6,8 @@
 // (and identical SHA-256 fingerprints) on every rank and every run.
 
 import Foundation
+import VAEMath
+import VAESupport
 
 // Tensor data is copied to and from memory as-is, which is only correct when
 // the host byte order matches the format's little-endian layout.
@@ -53,10 +55,10 @@ public struct SafetensorsFile: Equatable, Sendable {
         var offset = 0
         for t in tensors {
             guard !t.name.isEmpty, t.name != "__metadata__", seen.insert(t.name).inserted else {
-                throw TrainingError("safetensors: invalid or duplicate tensor name \(String(reflecting: t.name))")
+                throw VAEError("safetensors: invalid or duplicate tensor name \(String(reflecting: t.name))")
             }
             guard let count = Self.elementCount(t.shape), count == t.values.count else {
-                throw TrainingError(
+                throw VAEError(
                     "safetensors: tensor \(String(reflecting: t.name)) has shape \(t.shape) but \(t.values.count) values")
             }
             let end = offset + 4 * count
@@ -84,8 +86,8 @@ public struct SafetensorsFile: Equatable, Sendable {
         let bytes: [UInt8]
         do {
             bytes = try encoded()
-        } catch let error as TrainingError {
-            throw TrainingError("\(path): \(error.message)")
+        } catch let error as VAEError {
+            throw VAEError("\(path): \(error.message)")
         }
         try DurableFiles.write(bytes, to: path)
     }
@@ -99,7 +101,7 @@ public struct SafetensorsFile: Equatable, Sendable {
 
     /// Parses and fully validates `bytes`; `source` (usually a path) prefixes every error message.
     public init(bytes: [UInt8], source: String) throws {
-        func fail(_ what: String) -> TrainingError { TrainingError("\(source): invalid safetensors file: \(what)") }
+        func fail(_ what: String) -> VAEError { VAEError("\(source): invalid safetensors file: \(what)") }
 
         guard bytes.count >= 8 else { throw fail("only \(bytes.count) bytes, too short for the 8-byte header length") }
         let headerLength = bytes[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }

@@ -3,6 +3,7 @@
 // every key the reader did not ask for is reported as unknown.
 
 import Foundation
+import VAESupport
 import Yams
 
 public indirect enum ConfigTree: Equatable {
@@ -27,7 +28,7 @@ public indirect enum ConfigTree: Equatable {
         do { node = try Yams.compose(yaml: yaml) } catch {
             let firstLine = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
             let reason = firstLine.replacingOccurrences(of: "error: ", with: "").trimmingCharacters(in: CharacterSet(charactersIn: ": "))
-            throw TrainingError("\(source): not valid YAML: \(reason)")
+            throw VAEError("\(source): not valid YAML: \(reason)")
         }
         return try node.map { try tree(from: $0, source: source, path: "") } ?? .map([])
     }
@@ -39,23 +40,23 @@ public indirect enum ConfigTree: Equatable {
         case .mapping(let pairs):
             var result: [(key: String, value: ConfigTree)] = []
             for (key, value) in pairs {
-                guard let name = key.string else { throw TrainingError("\(source): \(path.isEmpty ? "top level" : path): keys must be strings") }
+                guard let name = key.string else { throw VAEError("\(source): \(path.isEmpty ? "top level" : path): keys must be strings") }
                 let child = path.isEmpty ? name : "\(path).\(name)"
-                if result.contains(where: { $0.key == name }) { throw TrainingError("\(source): \(child): key given twice") }
+                if result.contains(where: { $0.key == name }) { throw VAEError("\(source): \(child): key given twice") }
                 result.append((name, try tree(from: value, source: source, path: child)))
             }
             return .map(result)
-        case .alias: throw TrainingError("\(source): \(path): YAML aliases are not supported")
+        case .alias: throw VAEError("\(source): \(path): YAML aliases are not supported")
         }
     }
 
     /// Applies `key.path=value`; the value is read as YAML, so `[1, 2]` is a list and `3` a number.
     public mutating func override(_ assignment: String) throws {
         guard let equals = assignment.firstIndex(of: "="), equals != assignment.startIndex else {
-            throw TrainingError("--set \(assignment): expected key.path=value")
+            throw VAEError("--set \(assignment): expected key.path=value")
         }
         let keys = assignment[..<equals].split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-        guard keys.allSatisfy({ !$0.isEmpty }) else { throw TrainingError("--set \(assignment): empty key in the key path") }
+        guard keys.allSatisfy({ !$0.isEmpty }) else { throw VAEError("--set \(assignment): empty key in the key path") }
         let value = try ConfigTree.parse(yaml: String(assignment[assignment.index(after: equals)...]), source: "--set \(assignment)")
         try set(keys[...], to: value, path: "")
     }
@@ -63,7 +64,7 @@ public indirect enum ConfigTree: Equatable {
     private mutating func set(_ keys: ArraySlice<String>, to value: ConfigTree, path: String) throws {
         guard let key = keys.first else { self = value; return }
         let child = path.isEmpty ? key : "\(path).\(key)"
-        guard case .map(var pairs) = self else { throw TrainingError("--set \(child): \(path) is not a section") }
+        guard case .map(var pairs) = self else { throw VAEError("--set \(child): \(path) is not a section") }
         if let i = pairs.firstIndex(where: { $0.key == key }) {
             try pairs[i].value.set(keys.dropFirst(), to: value, path: child)
         } else {
@@ -86,7 +87,7 @@ public final class ConfigSection {
         switch tree {
         case .map(let pairs): self.pairs = pairs
         case .null: self.pairs = []
-        default: throw TrainingError("\(path.isEmpty ? "the config" : path): expected a section of key: value pairs")
+        default: throw VAEError("\(path.isEmpty ? "the config" : path): expected a section of key: value pairs")
         }
     }
 
@@ -102,13 +103,13 @@ public final class ConfigSection {
 
     private func scalar<T>(_ key: String, _ tree: ConfigTree, _ kind: String, _ parse: (String) -> T?) throws -> T {
         guard case .scalar(let text) = tree, let parsed = parse(text) else {
-            throw TrainingError("\(name(key)): expected \(kind), found \(Self.describe(tree))")
+            throw VAEError("\(name(key)): expected \(kind), found \(Self.describe(tree))")
         }
         return parsed
     }
 
     private func checked<T>(_ key: String, _ value: T, _ rule: (T) -> Bool, _ requirement: String) throws -> T {
-        guard rule(value) else { throw TrainingError("\(name(key)): \(value) is not allowed: must be \(requirement)") }
+        guard rule(value) else { throw VAEError("\(name(key)): \(value) is not allowed: must be \(requirement)") }
         return value
     }
 
@@ -135,7 +136,7 @@ public final class ConfigSection {
     public func intList(_ key: String, default fallback: [Int], _ requirement: String, where rule: (Int) -> Bool) throws -> [Int] {
         guard let tree = value(key) else { return fallback }
         guard case .list(let items) = tree, !items.isEmpty else {
-            throw TrainingError("\(name(key)): expected a non-empty list of integers, found \(Self.describe(tree))")
+            throw VAEError("\(name(key)): expected a non-empty list of integers, found \(Self.describe(tree))")
         }
         return try items.enumerated().map { i, item in
             let element = "\(key)[\(i)]"
@@ -143,15 +144,21 @@ public final class ConfigSection {
         }
     }
 
+    public func stringList(_ key: String, default fallback: [String]) throws -> [String] {
+        guard let tree = value(key) else { return fallback }
+        guard case .list(let items) = tree else { throw VAEError("\(name(key)): expected a list of strings, found \(Self.describe(tree))") }
+        return try items.enumerated().map { i, item in try scalar("\(key)[\(i)]", item, "a string") { $0 } }
+    }
+
     /// Throws for the first key present but never read: a typo or an option that does not exist.
     public func finish() throws {
         if let unknown = pairs.first(where: { !read.contains($0.key) }) {
             let known = read.sorted().joined(separator: ", ")
-            throw TrainingError("\(name(unknown.key)): unknown key (known here: \(known))")
+            throw VAEError("\(name(unknown.key)): unknown key (known here: \(known))")
         }
     }
 
-    public func error(_ key: String, _ message: String) -> TrainingError { TrainingError("\(name(key)): \(message)") }
+    public func error(_ key: String, _ message: String) -> VAEError { VAEError("\(name(key)): \(message)") }
 
     private static func describe(_ tree: ConfigTree) -> String {
         switch tree {

@@ -4,6 +4,7 @@
 
 import Foundation
 import VAEMath
+import VAESupport
 
 public struct TrainingConfig: Equatable, Sendable, Codable {
     public struct Data: Equatable, Sendable, Codable {
@@ -16,6 +17,8 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
         public static let defaultTestLabels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz"
         /// Keep only the first `limit` training images; 0 keeps all.
         public var limit = 0
+        /// The names of labels 0, 1, … in the latent scatter's legend; empty: the label numbers.
+        public var classNames: [String] = []
     }
 
     public struct Training: Equatable, Sendable, Codable {
@@ -93,13 +96,13 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
     /// Reads a YAML file, applies `--set` overrides, and validates.
     public static func load(path: String, overrides: [String] = []) throws -> TrainingConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw TrainingError("\(path): cannot read the config file (\(FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file"))")
+            throw VAEError("\(path): cannot read the config file (\(FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file"))")
         }
-        guard let text = String(data: data, encoding: .utf8) else { throw TrainingError("\(path): the config file is not UTF-8 text") }
+        guard let text = String(data: data, encoding: .utf8) else { throw VAEError("\(path): the config file is not UTF-8 text") }
         var tree = try ConfigTree.parse(yaml: text, source: path)
         for assignment in overrides { try tree.override(assignment) }
-        do { return try TrainingConfig(tree) } catch let error as TrainingError {
-            throw TrainingError("\(path): \(error.message)")
+        do { return try TrainingConfig(tree) } catch let error as VAEError {
+            throw VAEError("\(path): \(error.message)")
         }
     }
 
@@ -152,12 +155,12 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
         try m.finish()
 
         if model.decoder.last!.filters != model.inputChannels {
-            throw TrainingError("model.decoder.filters: the last layer has \(model.decoder.last!.filters) filters but images have \(model.inputChannels) channels")
+            throw VAEError("model.decoder.filters: the last layer has \(model.decoder.last!.filters) filters but images have \(model.inputChannels) channels")
         }
         let decoded = model.decodedShape, input = Array(shape[0..<2])
         if Array(decoded[0..<2]) != input {
             let encoded = model.encodedShape
-            throw TrainingError("model.decoder.strides: the decoder upsamples the encoder's \(encoded[0])×\(encoded[1]) to \(decoded[0])×\(decoded[1]), but the input is \(input[0])×\(input[1])")
+            throw VAEError("model.decoder.strides: the decoder upsamples the encoder's \(encoded[0])×\(encoded[1]) to \(decoded[0])×\(decoded[1]), but the input is \(input[0])×\(input[1])")
         }
     }
 
@@ -166,6 +169,7 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
         data.test = try d.string("test", default: data.test) ?? data.test
         data.testLabels = try d.string("test_labels", default: data.testLabels) ?? data.testLabels
         data.limit = try d.int("limit", default: 0, "0 (all) or a positive count") { $0 >= 0 }
+        data.classNames = try d.stringList("class_names", default: data.classNames)
         try d.finish()
     }
 
@@ -208,5 +212,6 @@ extension TrainingConfig.Data {
         test = try c.decode(String.self, forKey: .test)
         testLabels = try c.decodeIfPresent(String.self, forKey: .testLabels) ?? Self.defaultTestLabels
         limit = try c.decode(Int.self, forKey: .limit)
+        classNames = try c.decodeIfPresent([String].self, forKey: .classNames) ?? []
     }
 }

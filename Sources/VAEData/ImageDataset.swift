@@ -2,6 +2,7 @@
 // [0, 1] only when a batch is gathered. Layout NHWC: (count, height, width[, channels]).
 
 import VAEMath
+import VAESupport
 
 public struct ImageDataset {
     public let path: String
@@ -13,7 +14,7 @@ public struct ImageDataset {
         let file = try IDXFile(contentsOf: path)
         let d = file.dimensions
         guard d.count == 3 || d.count == 4 else {
-            throw TrainingError("\(path): IDX file of shape \(d) is not a set of images (expected count×height×width[×channels])")
+            throw VAEError("\(path): IDX file of shape \(d) is not a set of images (expected count×height×width[×channels])")
         }
         self.path = path
         count = limit > 0 ? min(limit, d[0]) : d[0]
@@ -29,7 +30,7 @@ public struct ImageDataset {
     public func check(fits model: Architecture, source: String) throws {
         let input = [model.inputHeight, model.inputWidth, model.inputChannels]
         guard imageShape == input else {
-            throw TrainingError("\(source): \(path) holds \(Trainer.format(imageShape)) images but model.input_shape is \(Trainer.format(input))")
+            throw VAEError("\(source): \(path) holds \(formatShape(imageShape)) images but model.input_shape is \(formatShape(input))")
         }
     }
 

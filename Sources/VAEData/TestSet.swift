@@ -2,6 +2,8 @@
 // (data.test_labels) when there are any. Every error names the config key.
 
 import Foundation
+import VAEConfig
+import VAESupport
 
 public struct TestSet {
     public let images: ImageDataset
@@ -24,13 +26,13 @@ public struct TestSet {
     static func readLabels(_ path: String, count: Int) throws -> [Int] {
         let file = try IDXFile(contentsOf: path)
         guard file.dimensions.count == 1 else {
-            throw TrainingError("\(path): IDX file of shape \(file.dimensions) is not a list of labels (expected one dimension)")
+            throw VAEError("\(path): IDX file of shape \(file.dimensions) is not a list of labels (expected one dimension)")
         }
-        guard file.dimensions[0] == count else { throw TrainingError("\(path): \(file.dimensions[0]) labels for \(count) test images") }
+        guard file.dimensions[0] == count else { throw VAEError("\(path): \(file.dimensions[0]) labels for \(count) test images") }
         return file.bytes.map(Int.init)
     }
 
     private static func naming<T>(_ key: String, _ body: () throws -> T) throws -> T {
-        do { return try body() } catch let error as TrainingError { throw TrainingError("\(key): \(error.message)") }
+        do { return try body() } catch let error as VAEError { throw VAEError("\(key): \(error.message)") }
     }
 }

@@ -8,6 +8,7 @@
 // −loss − (D/2) · log(2π s²); it rises towards log p(x) as K grows.
 
 import Foundation
+import VAEData
 import VAEMath
 
 public enum Evaluation {

@@ -2,6 +2,7 @@
 // over many images or latent points, `batchSize` at a time. Results are copied out of the model's tensors,
 // which change on the next call. Used by rank 0 between epochs and by the commands on a checkpoint.
 
+import VAEData
 import VAEMath
 
 public final class Inference {

@@ -5,6 +5,7 @@
 
 import CZlib
 import Foundation
+import VAESupport
 
 /// Encodes 8-bit greyscale or RGB images as PNG files.
 public enum PNG {
@@ -19,20 +20,20 @@ public enum PNG {
     ///   - channels: 1 (greyscale, colour type 0) or 3 (RGB, colour type 2).
     ///   - pixels: `height * width * channels` bytes, row-major, channels interleaved.
     /// - Returns: The PNG file contents (signature, IHDR, one IDAT, IEND).
-    /// - Throws: `TrainingError` if the dimensions are invalid or zlib fails.
+    /// - Throws: `VAEError` if the dimensions are invalid or zlib fails.
     public static func encode(width: Int, height: Int, channels: Int, pixels: [UInt8]) throws -> [UInt8] {
         guard width > 0, height > 0, width <= Int(Int32.max), height <= Int(Int32.max) else {
-            throw TrainingError("PNG: invalid image size \(width)x\(height)")
+            throw VAEError("PNG: invalid image size \(width)x\(height)")
         }
         let colourType: UInt8
         switch channels {
         case 1: colourType = 0
         case 3: colourType = 2
-        default: throw TrainingError("PNG: unsupported channel count \(channels) (expected 1 or 3)")
+        default: throw VAEError("PNG: unsupported channel count \(channels) (expected 1 or 3)")
         }
         let rowBytes = width * channels
         guard pixels.count == rowBytes * height else {
-            throw TrainingError("PNG: expected \(rowBytes * height) pixel bytes for \(width)x\(height)x\(channels), got \(pixels.count)")
+            throw VAEError("PNG: expected \(rowBytes * height) pixel bytes for \(width)x\(height)x\(channels), got \(pixels.count)")
         }
 
         // Each scanline is prefixed by its filter type; 0 (None) keeps the encoder trivial.
@@ -59,17 +60,17 @@ public enum PNG {
     ///
     /// The bytes go to `path + ".tmp"` first and are then renamed over `path`,
     /// so a reader never sees a half-written file.
-    /// - Throws: `TrainingError` naming the path if encoding, writing or renaming fails.
+    /// - Throws: `VAEError` naming the path if encoding, writing or renaming fails.
     public static func write(_ image: RasterImage, to path: String) throws {
         let bytes: [UInt8]
         do {
             bytes = try encode(width: image.width, height: image.height, channels: image.channels, pixels: image.pixels)
-        } catch let error as TrainingError {
-            throw TrainingError("Cannot write PNG \(path): \(error.message)")
+        } catch let error as VAEError {
+            throw VAEError("Cannot write PNG \(path): \(error.message)")
         }
         let tmp = path + ".tmp"
         guard let file = fopen(tmp, "wb") else {
-            throw TrainingError("Cannot write PNG \(path): \(lastErrorText())")
+            throw VAEError("Cannot write PNG \(path): \(lastErrorText())")
         }
         let written = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
         let flushFailed = fflush(file) != 0
@@ -77,12 +78,12 @@ public enum PNG {
         guard written == bytes.count, !flushFailed, !closeFailed else {
             let reason = lastErrorText()
             unlink(tmp)
-            throw TrainingError("Cannot write PNG \(path): \(reason)")
+            throw VAEError("Cannot write PNG \(path): \(reason)")
         }
         guard rename(tmp, path) == 0 else {
             let reason = lastErrorText()
             unlink(tmp)
-            throw TrainingError("Cannot write PNG \(path): rename failed: \(reason)")
+            throw VAEError("Cannot write PNG \(path): rename failed: \(reason)")
         }
     }
 
@@ -115,7 +116,7 @@ public enum PNG {
             }
         }
         guard status == Z_OK else {
-            throw TrainingError("PNG: zlib compress2 failed with status \(status)")
+            throw VAEError("PNG: zlib compress2 failed with status \(status)")
         }
         out.removeSubrange(Int(capacity)...)
         return out

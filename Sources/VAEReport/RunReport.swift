@@ -3,6 +3,8 @@
 // throughput and the resolved config. Rank 0 rewrites it, atomically, at each sample point.
 
 import Foundation
+import VAEConfig
+import VAESupport
 
 struct RunReport {
     let config: TrainingConfig

@@ -4,6 +4,7 @@
 
 import Foundation
 import VAEMath
+import VAESupport
 
 public enum SampleImages {
     /// Fashion-MNIST's classes, by label: the scatter plot's legend when the labels are 0–9.
@@ -13,7 +14,7 @@ public enum SampleImages {
     /// Throws unless this model's images can be drawn: as grey (1 channel) or RGB (3) PNGs.
     public static func checkDrawable(_ model: Architecture) throws {
         guard model.inputChannels == 1 || model.inputChannels == 3 else {
-            throw TrainingError("model.input_shape: images are drawn with 1 (grey) or 3 (RGB) channels, not \(model.inputChannels)")
+            throw VAEError("model.input_shape: images are drawn with 1 (grey) or 3 (RGB) channels, not \(model.inputChannels)")
         }
     }
 

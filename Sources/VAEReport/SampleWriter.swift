@@ -7,7 +7,10 @@
 // The scatter is capped at 3,000 images so that a sample point costs under 2% of an epoch at 2 ranks.
 
 import Foundation
+import VAEConfig
+import VAEData
 import VAEMath
+import VAESupport
 
 public final class SampleWriter {
     public static let priorCount = 100, reconstructionCount = 10, scatterCount = 3000, manifoldSide = 15
@@ -37,7 +40,7 @@ public final class SampleWriter {
     public func write(afterEpoch epoch: Int) throws -> String {
         let directory = config.output.directory + "/samples/" + String(format: "epoch-%04d", epoch)
         do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-            throw TrainingError("\(directory): cannot create the sample directory: \(error.localizedDescription)")
+            throw VAEError("\(directory): cannot create the sample directory: \(error.localizedDescription)")
         }
         let a = config.model, shape = [a.inputHeight, a.inputWidth, a.inputChannels], data = test.images
         let shown = Array(0..<min(Self.reconstructionCount, data.count))

@@ -1,6 +1,9 @@
 // TrainedModel: a checkpoint's model, ready for inference: built from the resolved config in its state.json
 // and loaded with the weights of its model.safetensors. What the commands on a checkpoint start from.
 
+import VAECheckpoint
+import VAEConfig
+import VAEData
 import VAEMath
 
 public struct TrainedModel {

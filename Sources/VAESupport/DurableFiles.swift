@@ -5,7 +5,7 @@
 
 import Glibc
 
-/// Durable, atomic file-system operations. Every failure is a `TrainingError`
+/// Durable, atomic file-system operations. Every failure is a `VAEError`
 /// naming the path involved and the system's `strerror` text.
 public enum DurableFiles {
     /// Reads the whole file at `path`.
@@ -115,7 +115,7 @@ public enum DurableFiles {
     }
 
     /// Builds an error from `context` and the current `errno`; call it before anything can clobber errno.
-    private static func failure(_ context: String) -> TrainingError {
-        TrainingError("\(context): \(String(cString: strerror(errno)))")
+    private static func failure(_ context: String) -> VAEError {
+        VAEError("\(context): \(String(cString: strerror(errno)))")
     }
 }

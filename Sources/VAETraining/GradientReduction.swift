@@ -114,7 +114,7 @@ final class GradientReduction {
 
     private func timed(_ body: () throws -> Void) throws {
         let start = ContinuousClock.now
-        defer { seconds += Trainer.seconds(since: start) }
+        defer { seconds += start.secondsElapsed }
         try body()
     }
 }

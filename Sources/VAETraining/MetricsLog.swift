@@ -3,6 +3,7 @@
 
 import Foundation
 import VAEMath
+import VAESupport
 
 public final class MetricsLog {
     public let path: String
@@ -14,12 +15,12 @@ public final class MetricsLog {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw TrainingError("output.dir: cannot create \(directory): \(error.localizedDescription)")
+            throw VAEError("output.dir: cannot create \(directory): \(error.localizedDescription)")
         }
         path = (directory as NSString).appendingPathComponent("metrics.jsonl")
         let exists = appending && FileManager.default.fileExists(atPath: path)
         guard exists || FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
-            throw TrainingError("\(path): cannot create the metrics file")
+            throw VAEError("\(path): cannot create the metrics file")
         }
         if exists { handle.seekToEndOfFile() }
         self.handle = handle
@@ -31,7 +32,7 @@ public final class MetricsLog {
         write([("kind", "\"interval\""), ("step", "\(step)"), ("epoch", "\(epoch + 1)"), ("loss", number(loss.meanLoss)),
                ("reconstruction", number(loss.meanReconstruction)), ("kl", number(loss.meanKL)),
                ("learning_rate", "\(learningRate)"), ("images_per_s", number(Double(loss.samples) / max(seconds, 1e-9))),
-               ("allreduce_ms", number(allreduceMilliseconds)), ("wall_s", number(Trainer.seconds(since: started)))])
+               ("allreduce_ms", number(allreduceMilliseconds)), ("wall_s", number(started.secondsElapsed))])
     }
 
     /// `step`: the global step at the end of the report's steps.
@@ -40,7 +41,7 @@ public final class MetricsLog {
                ("reconstruction", number(report.loss.meanReconstruction)), ("kl", number(report.loss.meanKL)),
                ("learning_rate", "\(report.learningRate)"), ("images_per_s", number(report.imagesPerSecond)),
                ("allreduce_ms", number(report.allreduceMilliseconds ?? 0)), ("epoch_s", number(report.seconds)),
-               ("wall_s", number(Trainer.seconds(since: started)))])
+               ("wall_s", number(started.secondsElapsed))])
     }
 
     private func number(_ value: Double) -> String { value.isFinite ? "\(value)" : "null" }

@@ -7,8 +7,13 @@
 // 4, … ranks. Rank 0 alone logs and writes files.
 
 import Foundation
+import VAECheckpoint
 import VAECommunication
+import VAEConfig
+import VAEData
 import VAEMath
+import VAEReport
+import VAESupport
 
 public final class Trainer {
     public let config: TrainingConfig
@@ -33,16 +38,16 @@ public final class Trainer {
         self.communicator = communicator
         let globalBatch = config.training.batchSize, ranks = communicator.size
         guard globalBatch % ranks == 0 else {
-            throw TrainingError("training.batch_size: the global batch \(globalBatch) does not divide over \(ranks) ranks")
+            throw VAEError("training.batch_size: the global batch \(globalBatch) does not divide over \(ranks) ranks")
         }
         let localBatch = globalBatch / ranks, microBatch = config.training.microBatch
         guard localBatch % microBatch == 0 else {
-            throw TrainingError("training.micro_batch: \(microBatch) does not divide the per-rank batch \(localBatch) (batch \(globalBatch) over \(ranks) ranks)")
+            throw VAEError("training.micro_batch: \(microBatch) does not divide the per-rank batch \(localBatch) (batch \(globalBatch) over \(ranks) ranks)")
         }
         dataset = try ImageDataset(path: config.data.train, limit: config.data.limit)
         try dataset.check(fits: config.model, source: "data.train")
         guard dataset.count >= globalBatch else {
-            throw TrainingError("data.train: \(dataset.path) has \(dataset.count) images, fewer than one batch (training.batch_size \(globalBatch))")
+            throw VAEError("data.train: \(dataset.path) has \(dataset.count) images, fewer than one batch (training.batch_size \(globalBatch))")
         }
         let seed = UInt64(config.training.seed)
         model = VariationalAutoencoder(config.model, seed: seed)
@@ -76,7 +81,7 @@ public final class Trainer {
         let metrics = leader ? try MetricsLog(directory: config.output.directory, appending: checkpoint != nil) : nil
         let samples = leader ? try SampleWriter(config: config, model: model, stepsPerEpoch: sampler.stepsPerEpoch) : nil
         if leader {
-            log("training \(dataset.count) images of \(Self.format(dataset.imageShape)) from \(dataset.path): "
+            log("training \(dataset.count) images of \(formatShape(dataset.imageShape)) from \(dataset.path): "
                 + "\(model.parameters.count) parameters, \(sampler.stepsPerEpoch) steps of \(sampler.globalBatch) per epoch"
                 + (communicator.size > 1 ? " over \(communicator.size) ranks" : "")
                 + (checkpoint.map { ", resuming from \($0.path) at step \(progress.step)" } ?? ""))
@@ -105,7 +110,7 @@ public final class Trainer {
                 if let samples, samples.isDue(afterEpoch: progress.epoch) {
                     let started = ContinuousClock.now
                     let directory = try samples.write(afterEpoch: progress.epoch)
-                    log("samples \(directory) (" + String(format: "%.2f s)", Self.seconds(since: started)))
+                    log("samples \(directory) (" + String(format: "%.2f s)", started.secondsElapsed))
                 }
             }
         }
@@ -119,10 +124,10 @@ public final class Trainer {
                 let now = Mirror(reflecting: config.model).children.first { $0.label == child.label }!.value
                 return "\(child.value)" == "\(now)" ? nil : "\(child.label!) is \(child.value) in the checkpoint, \(now) in the config"
             }
-            throw TrainingError("\(checkpoint.path): the checkpoint's model differs from the config's: \(differences.joined(separator: "; "))")
+            throw VAEError("\(checkpoint.path): the checkpoint's model differs from the config's: \(differences.joined(separator: "; "))")
         }
         guard checkpoint.state.globalBatch == config.training.batchSize, checkpoint.state.seed == config.training.seed else {
-            throw TrainingError("\(checkpoint.path): the checkpoint was trained with batch_size \(checkpoint.state.globalBatch) and seed \(checkpoint.state.seed); the config says \(config.training.batchSize) and \(config.training.seed)")
+            throw VAEError("\(checkpoint.path): the checkpoint was trained with batch_size \(checkpoint.state.globalBatch) and seed \(checkpoint.state.seed); the config says \(config.training.batchSize) and \(config.training.seed)")
         }
         try Checkpoint.restore(checkpoint, model: model, optimizer: optimizer)
     }
@@ -155,7 +160,7 @@ public final class Trainer {
         let hashes = try communicator.allgather(config.fingerprint)
         let differing = hashes.indices.filter { hashes[$0] != hashes[0] }
         guard differing.isEmpty else {
-            throw TrainingError("the resolved config differs between rank 0 and rank\(differing.count > 1 ? "s" : "") \(differing.map(String.init).joined(separator: ", ")); every rank must train the same model on the same settings")
+            throw VAEError("the resolved config differs between rank 0 and rank\(differing.count > 1 ? "s" : "") \(differing.map(String.init).joined(separator: ", ")); every rank must train the same model on the same settings")
         }
         let p = model.parameters
         try communicator.broadcast(UnsafeMutableRawBufferPointer(p.valueBuffer), root: 0)
@@ -182,9 +187,9 @@ public final class Trainer {
             step += 1
             let globalStep = epoch * sampler.stepsPerEpoch + step
             liveProgress?.update(epoch: epoch, of: config.training.epochs, step: step, of: sampler.stepsPerEpoch, stepsTaken: step - first,
-                                 loss: total, seconds: Self.seconds(since: start))
+                                 loss: total, seconds: start.secondsElapsed)
             if every > 0 && step % every == 0 {
-                let seconds = Self.seconds(since: intervalStart)
+                let seconds = intervalStart.secondsElapsed
                 metrics?.recordInterval(step: globalStep, epoch: epoch, loss: interval, learningRate: learningRate,
                                         seconds: seconds, allreduceMilliseconds: (allreduceSeconds - intervalAllreduce) * 1000 / Double(every))
                 if liveProgress == nil {
@@ -200,7 +205,7 @@ public final class Trainer {
             }
         }
         let steps = step - first
-        let report = EpochReport(epoch: epoch, steps: steps, loss: total, learningRate: learningRate, seconds: Self.seconds(since: start),
+        let report = EpochReport(epoch: epoch, steps: steps, loss: total, learningRate: learningRate, seconds: start.secondsElapsed,
                                  allreduceMilliseconds: communicator.size > 1 && steps > 0 ? (allreduceSeconds - epochAllreduce) * 1000 / Double(steps) : nil)
         return (report, stop)
     }
@@ -208,7 +213,7 @@ public final class Trainer {
     /// One optimizer step on this rank's `indices`; returns the loss sums over the whole global batch.
     public func trainStep(epoch: Int, step: Int, indices: ArraySlice<Int>, learningRate: Float) throws -> (loss: LossSums, stopSignal: Int32) {
         if let failure = injectedFailure, failure.rank == communicator.rank, failure.step == epoch * sampler.stepsPerEpoch + step {
-            throw TrainingError("injected failure at step \(failure.step) (VAE_FAIL_AT_STEP)")
+            throw VAEError("injected failure at step \(failure.step) (VAE_FAIL_AT_STEP)")
         }
         let p = model.parameters, microBatch = config.training.microBatch
         var local = LossSums()
@@ -236,11 +241,4 @@ public final class Trainer {
         // Any rank's signal stops all; the summed flag is at least the signal number, so report one that was sent.
         return (loss, p.trailingScalars[2] > 0 ? (stopSignal() != 0 ? stopSignal() : SIGTERM) : 0)
     }
-
-    static func seconds(since start: ContinuousClock.Instant) -> Double {
-        let elapsed = start.duration(to: .now)
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-    }
-
-    static func format(_ shape: [Int]) -> String { shape.map(String.init).joined(separator: "×") }
 }

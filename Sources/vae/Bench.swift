@@ -6,7 +6,9 @@ import ArgumentParser
 import CBLAS
 import Foundation
 import VAECommunication
+import VAEConfig
 import VAEMath
+import VAESupport
 import VAETraining
 
 struct Bench: ParsableCommand {
@@ -30,7 +32,7 @@ struct Bench: ParsableCommand {
             var settings = try TrainingConfig.load(path: config, overrides: overrides)
             settings.training.batchSize = batchPerRank * communicator.size
             settings.data.limit = limit
-            guard steps > 0, warmup >= 0, batchPerRank > 0 else { throw TrainingError("bench: --steps, --batch-per-rank must be positive") }
+            guard steps > 0, warmup >= 0, batchPerRank > 0 else { throw VAEError("bench: --steps, --batch-per-rank must be positive") }
             try checkConvolutionBackend()
             setMathThreads(localRanks: communicator.localSize)
             let trainer = try Trainer(config: settings, communicator: communicator)

@@ -4,27 +4,29 @@
 import ArgumentParser
 import Foundation
 import VAECommunication
-import VAETraining
+import VAEData
+import VAEReport
+import VAESupport
 
 struct CheckpointOption: ParsableArguments {
     @Option(help: ArgumentHelp("A checkpoint directory: OUT/checkpoints/step-NNNNNNNN, or OUT/checkpoints/latest.", valueName: "PATH"))
     var checkpoint: String
 }
 
-/// Loads the checkpoint's model and runs `body` with it; a TrainingError becomes one line on stderr and exit status 2.
+/// Loads the checkpoint's model and runs `body` with it; a VAEError becomes one line on stderr and exit status 2.
 func withTrainedModel(_ option: CheckpointOption, _ body: (TrainedModel) throws -> Void) throws {
     try reportingErrors(SingleProcessCommunicator()) { try body(TrainedModel(checkpoint: option.checkpoint)) }
 }
 
 /// Throws unless `value` is at least `minimum`; `option` names it in the message.
 func check(_ value: Int, atLeast minimum: Int, option: String) throws {
-    guard value >= minimum else { throw TrainingError("\(option) \(value): must be at least \(minimum)") }
+    guard value >= minimum else { throw VAEError("\(option) \(value): must be at least \(minimum)") }
 }
 
 /// Throws unless `index` is one of the images of `data`.
 func check(index: Int, option: String, in data: ImageDataset) throws {
     guard (0..<data.count).contains(index) else {
-        throw TrainingError("\(option) \(index): \(data.path) has \(data.count) images (indices 0 to \(data.count - 1))")
+        throw VAEError("\(option) \(index): \(data.path) has \(data.count) images (indices 0 to \(data.count - 1))")
     }
 }
 

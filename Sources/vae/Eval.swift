@@ -4,7 +4,7 @@
 
 import ArgumentParser
 import Foundation
-import VAETraining
+import VAEReport
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Mean loss, reconstruction and KL of a checkpoint over an IDX file of images.")

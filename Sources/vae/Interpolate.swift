@@ -2,7 +2,7 @@
 // latent space, decoded at evenly spaced points, between the two originals.
 
 import ArgumentParser
-import VAETraining
+import VAEReport
 
 struct Interpolate: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Morph between two images of an IDX file through the latent space (PNG).")

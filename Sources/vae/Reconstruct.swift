@@ -1,7 +1,7 @@
 // `vae reconstruct`: the first images of a file, each above its reconstruction (decoded from the encoder's mean).
 
 import ArgumentParser
-import VAETraining
+import VAEReport
 
 struct Reconstruct: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Encode and decode the first images of an IDX file: originals above their reconstructions (PNG).")

@@ -1,7 +1,7 @@
 // `vae sample`: new images from a checkpoint: points z ~ N(0, I) through the decoder, as a grid.
 
 import ArgumentParser
-import VAETraining
+import VAEReport
 
 struct Sample: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Decode points drawn from the prior N(0, I) into a grid of images (PNG).")

@@ -2,8 +2,11 @@
 
 import ArgumentParser
 import Foundation
+import VAECheckpoint
 import VAECommunication
+import VAEConfig
 import VAEMath
+import VAESupport
 import VAETraining
 
 struct Train: ParsableCommand {
@@ -68,14 +71,14 @@ func checkConvolutionBackend() throws {
     let name = ConvolutionBackend.environmentVariable
     guard let value = ProcessInfo.processInfo.environment[name], ConvolutionBackend(rawValue: value) == nil else { return }
     let known = ConvolutionBackend.allCases.map(\.rawValue).joined(separator: ", ")
-    throw TrainingError("\(name)=\(value): expected one of \(known)")
+    throw VAEError("\(name)=\(value): expected one of \(known)")
 }
 
 /// VAE_FAIL_AT_STEP=RANK:STEP makes that rank throw at that global step: a test switch for failure handling.
 func injectedFailure() throws -> (rank: Int, step: Int)? {
     guard let value = ProcessInfo.processInfo.environment["VAE_FAIL_AT_STEP"] else { return nil }
     let parts = value.split(separator: ":").compactMap { Int($0) }
-    guard parts.count == 2 else { throw TrainingError("VAE_FAIL_AT_STEP=\(value): expected RANK:STEP") }
+    guard parts.count == 2 else { throw VAEError("VAE_FAIL_AT_STEP=\(value): expected RANK:STEP") }
     return (parts[0], parts[1])
 }
 

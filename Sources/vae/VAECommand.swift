@@ -4,7 +4,7 @@
 import ArgumentParser
 import Foundation
 import VAECommunication
-import VAETraining
+import VAESupport
 
 @main
 struct VAECommand: ParsableCommand {
@@ -23,11 +23,11 @@ struct VAECommand: ParsableCommand {
     }
 }
 
-/// Runs `body`; a TrainingError or CommunicationError becomes one line on stderr and exit status 2,
+/// Runs `body`; a VAEError or CommunicationError becomes one line on stderr and exit status 2,
 /// and with several ranks, MPI_Abort so no rank is left waiting in a collective.
 func reportingErrors(_ communicator: Communicator, _ body: () throws -> Void) throws {
     let message: String
-    do { try body(); return } catch let error as TrainingError {
+    do { try body(); return } catch let error as VAEError {
         message = error.message
     } catch let error as CommunicationError {
         message = error.message

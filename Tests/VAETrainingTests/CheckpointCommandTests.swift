@@ -4,6 +4,8 @@
 
 import Foundation
 import Testing
+import VAEData
+import VAEReport
 import VAETraining
 
 /// One small run, trained once for every test here: 2 epochs on 640 real images, sampled on a small test set.

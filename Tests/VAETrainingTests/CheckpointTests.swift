@@ -3,6 +3,8 @@
 
 import Foundation
 import Testing
+import VAECheckpoint
+import VAEConfig
 import VAEMath
 import VAETraining
 
@@ -60,7 +62,7 @@ import VAETraining
         var bytes = [UInt8](modelBytes(newest))
         bytes[bytes.count / 2] ^= 0x10
         try Data(bytes).write(to: URL(fileURLWithPath: newest + "/model.safetensors"))
-        #expect(expectTrainingError(newest + "/model.safetensors", "checksum mismatch") { _ = try Checkpoint.read(newest) } == nil)
+        #expect(expectVAEError(newest + "/model.safetensors", "checksum mismatch") { _ = try Checkpoint.read(newest) } == nil)
 
         var warnings: [String] = []
         let fallback = try Checkpoint.newestValid(runDirectory: out) { warnings.append($0) }
@@ -69,15 +71,15 @@ import VAETraining
         let optimizer = previous + "/optimizer.safetensors"
         let whole = FileManager.default.contents(atPath: optimizer)!
         try whole.prefix(whole.count - 100).write(to: URL(fileURLWithPath: optimizer))
-        #expect(expectTrainingError(optimizer, "checksum mismatch") { _ = try Checkpoint.read(previous) } == nil)
+        #expect(expectVAEError(optimizer, "checksum mismatch") { _ = try Checkpoint.read(previous) } == nil)
 
         // A checkpoint interrupted mid-write is a .tmp- directory: never a candidate.
         try FileManager.default.createDirectory(atPath: out + "/checkpoints/.tmp-step-00000099", withIntermediateDirectories: false)
         #expect(try Checkpoint.newestValid(runDirectory: out) { _ in }.path == out + "/checkpoints/step-00000007")
 
         try FileManager.default.removeItem(atPath: out + "/checkpoints/step-00000007/state.json")
-        #expect(expectTrainingError("step-00000007/state.json") { _ = try Checkpoint.read(out + "/checkpoints/step-00000007") } == nil)
-        #expect(expectTrainingError("no valid checkpoint") { _ = try Checkpoint.newestValid(runDirectory: out) { _ in } } == nil)
+        #expect(expectVAEError("step-00000007/state.json") { _ = try Checkpoint.read(out + "/checkpoints/step-00000007") } == nil)
+        #expect(expectVAEError("no valid checkpoint") { _ = try Checkpoint.newestValid(runDirectory: out) { _ in } } == nil)
     }
 
     @Test func anotherArchitectureOrFormatIsRefusedByName() throws {
@@ -86,13 +88,13 @@ import VAETraining
         let checkpoint = try Checkpoint.read(out + "/checkpoints/latest")
         var wider = config(out)
         wider.model.zDim = 3
-        #expect(expectTrainingError("zDim is 2 in the checkpoint, 3 in the config") {
+        #expect(expectVAEError("zDim is 2 in the checkpoint, 3 in the config") {
             try Trainer(config: wider).run(resumingFrom: checkpoint, log: { _ in })
         } == nil)
 
         let state = out + "/checkpoints/latest/state.json"
         let text = try String(contentsOfFile: state, encoding: .utf8).replacingOccurrences(of: "\"formatVersion\" : 1", with: "\"formatVersion\" : 9")
         try text.write(toFile: state, atomically: true, encoding: .utf8)
-        #expect(expectTrainingError(state, "format version 9 is not supported") { _ = try Checkpoint.read(out + "/checkpoints/latest") } == nil)
+        #expect(expectVAEError(state, "format version 9 is not supported") { _ = try Checkpoint.read(out + "/checkpoints/latest") } == nil)
     }
 }

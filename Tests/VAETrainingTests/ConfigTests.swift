@@ -3,6 +3,7 @@
 
 import Foundation
 import Testing
+import VAEConfig
 import VAEMath
 import VAETraining
 
@@ -37,16 +38,16 @@ import VAETraining
         #expect(defaults.samples.everyEpochs == 1 && defaults.training.logEverySteps == 500)
         #expect(defaults.data.testLabels == "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz")
         #expect(try load("", ["samples.every_epochs=0"]).samples.everyEpochs == 0)
-        #expect(expectTrainingError("samples.every_epochs", "only at the end") { _ = try load("samples:\n  every_epochs: -1\n") } == nil)
-        #expect(expectTrainingError("samples.every", "unknown key") { _ = try load("", ["samples.every=2"]) } == nil)
+        #expect(expectVAEError("samples.every_epochs", "only at the end") { _ = try load("samples:\n  every_epochs: -1\n") } == nil)
+        #expect(expectVAEError("samples.every", "unknown key") { _ = try load("", ["samples.every=2"]) } == nil)
     }
 
     @Test func allreduceSettings() throws {
         let config = try load("allreduce:\n  overlap: false\n  bucket_kb: 64\n")
         #expect(!config.allreduce.overlap && config.allreduce.bucketKB == 64)
         #expect(TrainingConfig().allreduce.overlap && TrainingConfig().allreduce.bucketKB == 64)
-        #expect(expectTrainingError("allreduce.bucket_kb", "a positive integer") { _ = try load("", ["allreduce.bucket_kb=0"]) } == nil)
-        #expect(expectTrainingError("allreduce.overlap", "true or false") { _ = try load("", ["allreduce.overlap=sometimes"]) } == nil)
+        #expect(expectVAEError("allreduce.bucket_kb", "a positive integer") { _ = try load("", ["allreduce.bucket_kb=0"]) } == nil)
+        #expect(expectVAEError("allreduce.overlap", "true or false") { _ = try load("", ["allreduce.overlap=sometimes"]) } == nil)
     }
 
     @Test func checkpointsFromBeforeSamplesAllreduceAndTestLabelsStillDecode() throws {
@@ -59,31 +60,31 @@ import VAETraining
     }
 
     @Test func unknownKeysNameTheirPath() {
-        #expect(expectTrainingError("model.z_dimm", "unknown key") { _ = try load("model:\n  z_dimm: 2\n") } == nil)
-        #expect(expectTrainingError("trainer", "unknown key") { _ = try load("trainer:\n  epochs: 2\n") } == nil)
-        #expect(expectTrainingError("training.epoch", "unknown key") { _ = try load("", ["training.epoch=2"]) } == nil)
+        #expect(expectVAEError("model.z_dimm", "unknown key") { _ = try load("model:\n  z_dimm: 2\n") } == nil)
+        #expect(expectVAEError("trainer", "unknown key") { _ = try load("trainer:\n  epochs: 2\n") } == nil)
+        #expect(expectVAEError("training.epoch", "unknown key") { _ = try load("", ["training.epoch=2"]) } == nil)
     }
 
     @Test func wrongTypesNameTheirPath() {
-        #expect(expectTrainingError("training.batch_size", "expected an integer", "'many'") { _ = try load("training:\n  batch_size: many\n") } == nil)
-        #expect(expectTrainingError("model.use_dropout", "true or false") { _ = try load("model:\n  use_dropout: 3\n") } == nil)
-        #expect(expectTrainingError("model.encoder.filters[1]", "integer") { _ = try load("model:\n  encoder:\n    filters: [32, x, 64, 64]\n") } == nil)
-        #expect(expectTrainingError("training", "section") { _ = try load("training: 5\n") } == nil)
+        #expect(expectVAEError("training.batch_size", "expected an integer", "'many'") { _ = try load("training:\n  batch_size: many\n") } == nil)
+        #expect(expectVAEError("model.use_dropout", "true or false") { _ = try load("model:\n  use_dropout: 3\n") } == nil)
+        #expect(expectVAEError("model.encoder.filters[1]", "integer") { _ = try load("model:\n  encoder:\n    filters: [32, x, 64, 64]\n") } == nil)
+        #expect(expectVAEError("training", "section") { _ = try load("training: 5\n") } == nil)
     }
 
     @Test func impossibleValuesNameTheirPath() {
-        #expect(expectTrainingError("training.learning_rate", "positive") { _ = try load("training:\n  learning_rate: -1\n") } == nil)
-        #expect(expectTrainingError("model.z_dim", "positive") { _ = try load("model:\n  z_dim: 0\n") } == nil)
-        #expect(expectTrainingError("model.encoder.strides[0]", "1 or 2") { _ = try load("model:\n  encoder:\n    strides: [3, 2, 2, 1]\n") } == nil)
-        #expect(expectTrainingError("model.decoder.kernels", "3 kernels for 4 filters") { _ = try load("model:\n  decoder:\n    kernels: [3, 3, 3]\n") } == nil)
-        #expect(expectTrainingError("model.decoder.strides", "upsamples", "28×28") { _ = try load("model:\n  decoder:\n    strides: [1, 2, 1, 1]\n") } == nil)
-        #expect(expectTrainingError("model.decoder.filters", "channels") { _ = try load("model:\n  decoder:\n    filters: [64, 64, 32, 3]\n") } == nil)
-        #expect(expectTrainingError("model.dropout_rate", "[0, 1)") { _ = try load("model:\n  dropout_rate: 1\n") } == nil)
+        #expect(expectVAEError("training.learning_rate", "positive") { _ = try load("training:\n  learning_rate: -1\n") } == nil)
+        #expect(expectVAEError("model.z_dim", "positive") { _ = try load("model:\n  z_dim: 0\n") } == nil)
+        #expect(expectVAEError("model.encoder.strides[0]", "1 or 2") { _ = try load("model:\n  encoder:\n    strides: [3, 2, 2, 1]\n") } == nil)
+        #expect(expectVAEError("model.decoder.kernels", "3 kernels for 4 filters") { _ = try load("model:\n  decoder:\n    kernels: [3, 3, 3]\n") } == nil)
+        #expect(expectVAEError("model.decoder.strides", "upsamples", "28×28") { _ = try load("model:\n  decoder:\n    strides: [1, 2, 1, 1]\n") } == nil)
+        #expect(expectVAEError("model.decoder.filters", "channels") { _ = try load("model:\n  decoder:\n    filters: [64, 64, 32, 3]\n") } == nil)
+        #expect(expectVAEError("model.dropout_rate", "[0, 1)") { _ = try load("model:\n  dropout_rate: 1\n") } == nil)
     }
 
     @Test func unreadableFiles() {
-        #expect(expectTrainingError("nope.yaml", "no such file") { _ = try TrainingConfig.load(path: "nope.yaml") } == nil)
-        #expect(expectTrainingError("not valid YAML") { _ = try load("model: [unclosed\n") } == nil)
-        #expect(expectTrainingError("--set", "key.path=value") { _ = try load("", ["epochs"]) } == nil)
+        #expect(expectVAEError("nope.yaml", "no such file") { _ = try TrainingConfig.load(path: "nope.yaml") } == nil)
+        #expect(expectVAEError("not valid YAML") { _ = try load("model: [unclosed\n") } == nil)
+        #expect(expectVAEError("--set", "key.path=value") { _ = try load("", ["epochs"]) } == nil)
     }
 }

@@ -3,12 +3,13 @@
 
 import Foundation
 import Testing
+@testable import VAESupport
 @testable import VAETraining
 
 /// A fresh, uniquely named directory under the system temp directory.
 private func makeScratchDirectory() throws -> String {
     var template = Array((NSTemporaryDirectory() + "/durablefiles-XXXXXX").utf8CString)
-    guard let dir = mkdtemp(&template) else { throw TrainingError("mkdtemp failed") }
+    guard let dir = mkdtemp(&template) else { throw VAEError("mkdtemp failed") }
     return String(cString: dir)
 }
 
@@ -63,7 +64,7 @@ struct DurableFilesTests {
         do {
             try DurableFiles.write([1], to: path)
             Issue.record("expected an error")
-        } catch let error as TrainingError {
+        } catch let error as VAEError {
             #expect(error.message.contains(path))
             #expect(error.message.contains("No such file or directory"))
         }
@@ -81,7 +82,7 @@ struct DurableFilesTests {
             do {
                 try action()
                 Issue.record("expected an error")
-            } catch let error as TrainingError {
+            } catch let error as VAEError {
                 #expect(error.message.contains(missing))
             }
         }

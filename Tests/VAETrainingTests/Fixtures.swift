@@ -1,6 +1,9 @@
 // Helpers the training tests share: temporary directories and small IDX files written on the spot.
 
 import Foundation
+import VAEData
+import VAEReport
+import VAESupport
 import VAETraining
 
 func temporaryDirectory() -> URL {
@@ -30,9 +33,9 @@ func imageFile(count: Int, height: Int = 28, width: Int = 28) -> IDXFile {
     IDXFile(dimensions: [count, height, width], bytes: (0..<(count * height * width)).map { UInt8(truncatingIfNeeded: $0 &* 7) })
 }
 
-/// Expects `body` to throw a TrainingError whose message contains every fragment.
-func expectTrainingError(_ fragments: String..., body: () throws -> Void) -> String? {
-    do { try body() } catch let error as TrainingError {
+/// Expects `body` to throw a VAEError whose message contains every fragment.
+func expectVAEError(_ fragments: String..., body: () throws -> Void) -> String? {
+    do { try body() } catch let error as VAEError {
         return fragments.allSatisfy { error.message.contains($0) } ? nil : "message lacks \(fragments): \(error.message)"
     } catch { return "unexpected error \(error)" }
     return "no error thrown"

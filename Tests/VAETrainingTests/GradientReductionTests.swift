@@ -3,6 +3,7 @@
 
 import Testing
 import VAECommunication
+@testable import VAEConfig
 @testable import VAETraining
 
 @Suite struct GradientReductionTests {

@@ -3,6 +3,7 @@
 // exact sizes, pixel values at known positions, and data-to-pixel mapping.
 
 import Testing
+@testable import VAEReport
 @testable import VAETraining
 
 @Test func gridGeometryAndPixels() {

@@ -5,6 +5,8 @@
 import CZlib
 import Foundation
 import Testing
+@testable import VAEReport
+@testable import VAESupport
 @testable import VAETraining
 
 /// What a minimal independent decoder extracts from an 8-bit, filter-0 PNG.
@@ -85,9 +87,9 @@ private func decode(_ png: [UInt8]) throws -> DecodedPNG {
 }
 
 @Test func encodeRejectsInconsistentInput() {
-    #expect(throws: TrainingError.self) { try PNG.encode(width: 2, height: 2, channels: 2, pixels: [UInt8](repeating: 0, count: 8)) }
-    #expect(throws: TrainingError.self) { try PNG.encode(width: 2, height: 2, channels: 1, pixels: [0, 0, 0]) }
-    #expect(throws: TrainingError.self) { try PNG.encode(width: 0, height: 2, channels: 1, pixels: []) }
+    #expect(throws: VAEError.self) { try PNG.encode(width: 2, height: 2, channels: 2, pixels: [UInt8](repeating: 0, count: 8)) }
+    #expect(throws: VAEError.self) { try PNG.encode(width: 2, height: 2, channels: 1, pixels: [0, 0, 0]) }
+    #expect(throws: VAEError.self) { try PNG.encode(width: 0, height: 2, channels: 1, pixels: []) }
 }
 
 @Test func writeProducesFileAndRemovesTemporary() throws {
@@ -109,7 +111,7 @@ private func decode(_ png: [UInt8]) throws -> DecodedPNG {
     do {
         try PNG.write(RasterImage(width: 1, height: 1, channels: 1), to: path)
         Issue.record("expected an error")
-    } catch let error as TrainingError {
+    } catch let error as VAEError {
         #expect(error.message.contains(path))
         #expect(!error.message.contains("\n"))
     } catch {

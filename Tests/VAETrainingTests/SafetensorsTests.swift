@@ -3,12 +3,14 @@
 
 import Foundation
 import Testing
+@testable import VAECheckpoint
+@testable import VAESupport
 @testable import VAETraining
 
 /// A fresh, uniquely named directory under the system temp directory.
 private func makeScratchDirectory() throws -> String {
     var template = Array((NSTemporaryDirectory() + "/safetensors-XXXXXX").utf8CString)
-    guard let dir = mkdtemp(&template) else { throw TrainingError("mkdtemp failed") }
+    guard let dir = mkdtemp(&template) else { throw VAEError("mkdtemp failed") }
     return String(cString: dir)
 }
 
@@ -39,13 +41,13 @@ private func expectBitIdentical(_ a: SafetensorsFile, _ b: SafetensorsFile) {
     #expect(a.tensors.map { $0.values.map(\.bitPattern) } == b.tensors.map { $0.values.map(\.bitPattern) })
 }
 
-/// Asserts that decoding `bytes` throws a TrainingError naming the source and containing `fragment`.
+/// Asserts that decoding `bytes` throws a VAEError naming the source and containing `fragment`.
 private func expectRejected(_ bytes: [UInt8], mentioning fragment: String, sourceLocation: SourceLocation = #_sourceLocation) {
     let source = "/ckpt/run-7/step-000120.safetensors"
     do {
         _ = try SafetensorsFile(bytes: bytes, source: source)
         Issue.record("expected rejection mentioning \(fragment)", sourceLocation: sourceLocation)
-    } catch let error as TrainingError {
+    } catch let error as VAEError {
         #expect(error.message.contains(source), "\(error.message)", sourceLocation: sourceLocation)
         #expect(error.message.contains(fragment), "\(error.message)", sourceLocation: sourceLocation)
         #expect(!error.message.contains("\n"), "message should be one line", sourceLocation: sourceLocation)
@@ -122,10 +124,10 @@ struct SafetensorsTests {
     }
 
     @Test func encoderRejectsInconsistentTensors() {
-        #expect(throws: TrainingError.self) { try SafetensorsFile(tensors: [("a", [2, 2], [1, 2, 3])]).encoded() }
-        #expect(throws: TrainingError.self) { try SafetensorsFile(tensors: [("a", [-1], [])]).encoded() }
-        #expect(throws: TrainingError.self) { try SafetensorsFile(tensors: [("a", [1], [1]), ("a", [1], [2])]).encoded() }
-        #expect(throws: TrainingError.self) { try SafetensorsFile(tensors: [("__metadata__", [1], [1])]).encoded() }
+        #expect(throws: VAEError.self) { try SafetensorsFile(tensors: [("a", [2, 2], [1, 2, 3])]).encoded() }
+        #expect(throws: VAEError.self) { try SafetensorsFile(tensors: [("a", [-1], [])]).encoded() }
+        #expect(throws: VAEError.self) { try SafetensorsFile(tensors: [("a", [1], [1]), ("a", [1], [2])]).encoded() }
+        #expect(throws: VAEError.self) { try SafetensorsFile(tensors: [("__metadata__", [1], [1])]).encoded() }
     }
 
     @Test func corruptInputsAreRejected() throws {
@@ -167,7 +169,7 @@ struct SafetensorsTests {
         do {
             _ = try SafetensorsFile(contentsOf: missing)
             Issue.record("expected an error")
-        } catch let error as TrainingError {
+        } catch let error as VAEError {
             #expect(error.message.contains(missing))
         }
 
@@ -176,7 +178,7 @@ struct SafetensorsTests {
         do {
             _ = try SafetensorsFile(contentsOf: corrupt)
             Issue.record("expected an error")
-        } catch let error as TrainingError {
+        } catch let error as VAEError {
             #expect(error.message.hasPrefix(corrupt + ":"))
         }
     }

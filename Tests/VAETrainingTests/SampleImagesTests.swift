@@ -4,7 +4,10 @@
 
 import Foundation
 import Testing
+@testable import VAEConfig
+@testable import VAEData
 import VAEMath
+@testable import VAEReport
 @testable import VAETraining
 
 @Suite struct SampleImagesTests {
@@ -56,15 +59,15 @@ import VAEMath
         config.data.testLabels = small.labels
         #expect(try TestSet(config: config).labels == (0..<40).map { $0 % 10 })
         config.data.testLabels = directory.appendingPathComponent("gone").path
-        #expect(expectTrainingError("data.test_labels", "gone", "no such data file") { _ = try TestSet(config: config) } == nil)
+        #expect(expectVAEError("data.test_labels", "gone", "no such data file") { _ = try TestSet(config: config) } == nil)
         config.data.testLabels = write(IDXFile(dimensions: [7], bytes: Array(repeating: 1, count: 7)).encoded, to: directory.appendingPathComponent("seven"))
-        #expect(expectTrainingError("data.test_labels", "7 labels for 40 test images") { _ = try TestSet(config: config) } == nil)
+        #expect(expectVAEError("data.test_labels", "7 labels for 40 test images") { _ = try TestSet(config: config) } == nil)
         config.data.testLabels = small.images
-        #expect(expectTrainingError("data.test_labels", "not a list of labels") { _ = try TestSet(config: config) } == nil)
+        #expect(expectVAEError("data.test_labels", "not a list of labels") { _ = try TestSet(config: config) } == nil)
         config.data.test = write(imageFile(count: 5, height: 8, width: 8).encoded, to: directory.appendingPathComponent("small"))
-        #expect(expectTrainingError("data.test", "8×8×1", "28×28×1") { _ = try TestSet(config: config) } == nil)
+        #expect(expectVAEError("data.test", "8×8×1", "28×28×1") { _ = try TestSet(config: config) } == nil)
         config.data.test = directory.appendingPathComponent("missing").path
-        #expect(expectTrainingError("data.test", "missing", "no such data file") { _ = try TestSet(config: config) } == nil)
+        #expect(expectVAEError("data.test", "missing", "no such data file") { _ = try TestSet(config: config) } == nil)
     }
 
     @Test func liveProgressRedrawsAtMostFourTimesASecond() {

@@ -4,6 +4,7 @@
 
 import Foundation
 import Testing
+import VAEConfig
 import VAETraining
 
 @Suite struct SampleWriterTests {

@@ -2,6 +2,7 @@
 // cover every kept index once.
 
 import Testing
+import VAEData
 import VAETraining
 
 @Suite struct SamplerTests {

@@ -2,6 +2,7 @@
 // and the same seed gives the same run.
 
 import Testing
+import VAEConfig
 import VAEMath
 import VAETraining
 
@@ -43,8 +44,8 @@ import VAETraining
         let small = write(imageFile(count: 40, height: 8, width: 8).encoded, to: directory.appendingPathComponent("small"))
         var c = config(limit: 0, epochs: 1)
         c.data.train = small
-        #expect(expectTrainingError("data.train", "8×8×1", "28×28×1") { _ = try Trainer(config: c) } == nil)
+        #expect(expectVAEError("data.train", "8×8×1", "28×28×1") { _ = try Trainer(config: c) } == nil)
         c.data.train = write(imageFile(count: 10).encoded, to: directory.appendingPathComponent("ten"))
-        #expect(expectTrainingError("data.train", "10 images", "fewer than one batch") { _ = try Trainer(config: c) } == nil)
+        #expect(expectVAEError("data.train", "10 images", "fewer than one batch") { _ = try Trainer(config: c) } == nil)
     }
 }

@@ -1,0 +1,22 @@
+// JSON: the one way this project writes and reads JSON: Codable types through JSONEncoder and JSONDecoder,
+// keys sorted so files diff cleanly, slashes unescaped so paths read as typed.
+
+import Foundation
+
+public enum JSON {
+    /// `value` as one line of JSON, without a newline.
+    public static func line(_ value: some Encodable) throws -> String {
+        String(decoding: try encoder(pretty: false).encode(value), as: UTF8.self)
+    }
+
+    /// `value` as indented JSON, for files people read (state.json, the report's config).
+    public static func pretty(_ value: some Encodable) throws -> Data { try encoder(pretty: true).encode(value) }
+
+    public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T { try JSONDecoder().decode(type, from: data) }
+
+    private static func encoder(pretty: Bool) -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = pretty ? [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted] : [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+}

@@ -1,0 +1,12 @@
+// Small helpers every room uses: elapsed seconds on the monotonic clock, and how a shape is written.
+
+extension ContinuousClock.Instant {
+    /// Seconds from this instant to now.
+    public var secondsElapsed: Double {
+        let elapsed = duration(to: .now)
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    }
+}
+
+/// `[28, 28, 1]` as `28×28×1`.
+public func formatShape(_ shape: [Int]) -> String { shape.map(String.init).joined(separator: "×") }
