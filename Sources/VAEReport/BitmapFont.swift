@@ -4,21 +4,21 @@
 // without a glyph render as blank space.
 
 /// A fixed-width 5x7 bitmap font covering digits, A-Z and a little punctuation.
-public enum BitmapFont {
+enum BitmapFont {
     /// Glyph width in pixels.
-    public static let glyphWidth = 5
+    static let glyphWidth = 5
     /// Glyph height in pixels.
-    public static let glyphHeight = 7
+    static let glyphHeight = 7
     /// Horizontal distance between the starts of consecutive glyphs.
-    public static let advance = 6
+    static let advance = 6
 
     /// Width in pixels that `draw` covers for `text` (no trailing gap).
-    public static func width(of text: String) -> Int {
+    static func width(of text: String) -> Int {
         text.isEmpty ? 0 : text.count * advance - (advance - glyphWidth)
     }
 
     /// Draws `text` with its top-left corner at (x, y), clipped to the image.
-    public static func draw(_ text: String, at x: Int, y: Int, color: [UInt8], on image: inout RasterImage) {
+    static func draw(_ text: String, at x: Int, y: Int, color: [UInt8], on image: inout RasterImage) {
         for (i, character) in text.uppercased().enumerated() {
             guard let rows = glyphs[character] else { continue }
             for (dy, bits) in rows.enumerated() {

@@ -1,5 +1,5 @@
 // SVGChart: one loss curve as inline SVG for report.html: the per-interval means as a light line, the
-// per-epoch means as a dark line with dots, x in epochs, "nice" ticks on both axes (ScatterPlot's).
+// per-epoch means as a dark line with dots, x in epochs; the y range padded and both axes ticked by Axis.
 
 import Foundation
 
@@ -16,9 +16,7 @@ struct SVGChart {
         guard !all.isEmpty else { return "<p>\(title): no data yet</p>" }
         let (w, h) = (Self.width, Self.height)
         let xMax = max(all.map(\.x).max()!, 1e-9)
-        var yMin = all.map(\.y).min()!, yMax = all.map(\.y).max()!
-        if yMax - yMin <= 0 { (yMin, yMax) = (yMin - 0.5, yMax + 0.5) }
-        (yMin, yMax) = (yMin - 0.05 * (yMax - yMin), yMax + 0.05 * (yMax - yMin))
+        let (yMin, yMax) = Axis.paddedRange(all.map(\.y))
         func px(_ x: Double) -> Double { Self.left + x / xMax * (w - Self.left - Self.right) }
         func py(_ y: Double) -> Double { h - Self.bottom - (y - yMin) / (yMax - yMin) * (h - Self.top - Self.bottom) }
         func f(_ value: Double) -> String { String(format: "%.1f", value) }
@@ -27,12 +25,12 @@ struct SVGChart {
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" font-family=\"sans-serif\" font-size=\"11\">"
         svg += "<text x=\"\(f(w / 2))\" y=\"16\" text-anchor=\"middle\" font-size=\"13\">\(title)</text>"
         svg += "<rect x=\"\(f(Self.left))\" y=\"\(f(Self.top))\" width=\"\(f(plotRight - Self.left))\" height=\"\(f(plotBottom - Self.top))\" fill=\"none\" stroke=\"#000\"/>"
-        for tick in ScatterPlot.ticks(0, Float(xMax)) {
+        for tick in Axis.ticks(0, xMax) {
             let x = f(px(tick.value))
             svg += "<line x1=\"\(x)\" x2=\"\(x)\" y1=\"\(f(plotBottom))\" y2=\"\(f(plotBottom + 4))\" stroke=\"#000\"/>"
             svg += "<text x=\"\(x)\" y=\"\(f(plotBottom + 15))\" text-anchor=\"middle\">\(tick.text)</text>"
         }
-        for tick in ScatterPlot.ticks(Float(yMin), Float(yMax)) {
+        for tick in Axis.ticks(yMin, yMax) {
             let y = py(tick.value)
             svg += "<line x1=\"\(f(Self.left - 4))\" x2=\"\(f(Self.left))\" y1=\"\(f(y))\" y2=\"\(f(y))\" stroke=\"#000\"/>"
             svg += "<text x=\"\(f(Self.left - 6))\" y=\"\(f(y + 4))\" text-anchor=\"end\">\(tick.text)</text>"

@@ -6,36 +6,36 @@
 import Foundation
 
 /// Draws RGB scatter plots of 2-D points coloured by integer label.
-public enum ScatterPlot {
+enum ScatterPlot {
     /// matplotlib's tab10 colours; label `n` uses entry `n mod 10`.
-    public static let palette: [[UInt8]] = [
+    static let palette: [[UInt8]] = [
         [0x1F, 0x77, 0xB4], [0xFF, 0x7F, 0x0E], [0x2C, 0xA0, 0x2C], [0xD6, 0x27, 0x28], [0x94, 0x67, 0xBD],
         [0x8C, 0x56, 0x4B], [0xE3, 0x77, 0xC2], [0x7F, 0x7F, 0x7F], [0xBC, 0xBD, 0x22], [0x17, 0xBE, 0xCF],
     ]
 
     /// The palette colour used for `label` (unlabelled points use label 0).
-    public static func color(forLabel label: Int) -> [UInt8] {
+    static func color(forLabel label: Int) -> [UInt8] {
         palette[((label % palette.count) + palette.count) % palette.count]
     }
 
     /// The mapping between data coordinates and pixel coordinates of a plot.
-    public struct Frame: Equatable, Sendable {
+    struct Frame: Equatable, Sendable {
         /// Data range shown on the x axis (including the 5% margin).
-        public let xMin: Float, xMax: Float
+        let xMin: Float, xMax: Float
         /// Data range shown on the y axis (including the 5% margin).
-        public let yMin: Float, yMax: Float
+        let yMin: Float, yMax: Float
         /// Plot area in pixels, inclusive; `xMin` maps to `left`, `yMin` to `bottom`.
-        public let left: Int, top: Int, right: Int, bottom: Int
+        let left: Int, top: Int, right: Int, bottom: Int
 
         /// Creates a frame; the ranges and the pixel area must be non-empty.
-        public init(xMin: Float, xMax: Float, yMin: Float, yMax: Float, left: Int, top: Int, right: Int, bottom: Int) {
+        init(xMin: Float, xMax: Float, yMin: Float, yMax: Float, left: Int, top: Int, right: Int, bottom: Int) {
             precondition(xMax > xMin && yMax > yMin && right > left && bottom > top, "ScatterPlot.Frame: empty range or area")
             (self.xMin, self.xMax, self.yMin, self.yMax) = (xMin, xMax, yMin, yMax)
             (self.left, self.top, self.right, self.bottom) = (left, top, right, bottom)
         }
 
         /// The pixel for a finite data point; y grows upwards in data, downwards in pixels.
-        public func pixel(for point: (x: Float, y: Float)) -> (x: Int, y: Int) {
+        func pixel(for point: (x: Float, y: Float)) -> (x: Int, y: Int) {
             let fx = (Double(point.x) - Double(xMin)) / (Double(xMax) - Double(xMin))
             let fy = (Double(point.y) - Double(yMin)) / (Double(yMax) - Double(yMin))
             return (left + Int((fx * Double(right - left)).rounded()),
@@ -48,12 +48,12 @@ public enum ScatterPlot {
     /// The data range is the min/max of the finite points widened by 5% on each
     /// side (a zero-width range is first widened to one unit). Margins leave
     /// room for tick labels and, when `labels` is given, the legend on the right.
-    public static func frame(points: [(x: Float, y: Float)], labels: [Int]?, labelNames: [String]?,
-                             width: Int = 640, height: Int = 640) -> Frame {
+    static func frame(points: [(x: Float, y: Float)], labels: [Int]?, labelNames: [String]?,
+                      width: Int = 640, height: Int = 640) -> Frame {
         let finite = points.filter { $0.x.isFinite && $0.y.isFinite }
-        let (xMin, xMax) = paddedRange(finite.map(\.x))
-        let (yMin, yMax) = paddedRange(finite.map(\.y))
-        let yLabelWidth = ticks(yMin, yMax).map { BitmapFont.width(of: $0.text) }.max() ?? 0
+        let x = Axis.paddedRange(finite.map { Double($0.x) }), y = Axis.paddedRange(finite.map { Double($0.y) })
+        let (xMin, xMax, yMin, yMax) = (Float(x.min), Float(x.max), Float(y.min), Float(y.max))
+        let yLabelWidth = Axis.ticks(Double(yMin), Double(yMax)).map { BitmapFont.width(of: $0.text) }.max() ?? 0
         let entries = legendEntries(labels: labels, names: labelNames)
         let legendWidth = entries.isEmpty ? 0 : legendSize(entries).width + 12
         let left = yLabelWidth + 12, top = 12
@@ -69,8 +69,8 @@ public enum ScatterPlot {
     ///   - points: Data points; non-finite ones are skipped.
     ///   - labels: Optional per-point labels (same count as `points`) choosing the colour.
     ///   - labelNames: Optional legend names indexed by label; missing names show the number.
-    public static func render(points: [(x: Float, y: Float)], labels: [Int]?, labelNames: [String]?,
-                              width: Int = 640, height: Int = 640) -> RasterImage {
+    static func render(points: [(x: Float, y: Float)], labels: [Int]?, labelNames: [String]?,
+                       width: Int = 640, height: Int = 640) -> RasterImage {
         precondition(labels.map { $0.count == points.count } ?? true, "ScatterPlot: labels and points differ in count")
         let frame = frame(points: points, labels: labels, labelNames: labelNames, width: width, height: height)
         var image = RasterImage(width: width, height: height, channels: 3, background: 255)
@@ -87,12 +87,12 @@ public enum ScatterPlot {
         image.fillRect(x: frame.left, y: frame.top, width: 1, height: frame.bottom - frame.top + 1, color: black)
         image.fillRect(x: frame.right, y: frame.top, width: 1, height: frame.bottom - frame.top + 1, color: black)
 
-        for tick in ticks(frame.xMin, frame.xMax) {
+        for tick in Axis.ticks(Double(frame.xMin), Double(frame.xMax)) {
             let px = frame.pixel(for: (Float(tick.value), frame.yMin)).x
             image.fillRect(x: px, y: frame.bottom + 1, width: 1, height: 4, color: black)
             BitmapFont.draw(tick.text, at: px - BitmapFont.width(of: tick.text) / 2, y: frame.bottom + 8, color: black, on: &image)
         }
-        for tick in ticks(frame.yMin, frame.yMax) {
+        for tick in Axis.ticks(Double(frame.yMin), Double(frame.yMax)) {
             let py = frame.pixel(for: (frame.xMin, Float(tick.value))).y
             image.fillRect(x: frame.left - 4, y: py, width: 4, height: 1, color: black)
             BitmapFont.draw(tick.text, at: frame.left - 7 - BitmapFont.width(of: tick.text), y: py - 3, color: black, on: &image)
@@ -114,35 +114,6 @@ public enum ScatterPlot {
             }
         }
         return image
-    }
-
-    /// Min/max widened by 5% each side; degenerate or empty input gets a unit range first.
-    private static func paddedRange(_ values: [Float]) -> (Float, Float) {
-        var lo = values.min() ?? 0, hi = values.max() ?? 1
-        if hi - lo <= 0 { (lo, hi) = (lo - 0.5, hi + 0.5) }
-        let margin = (hi - lo) * 0.05
-        return (lo - margin, hi + margin)
-    }
-
-    /// About five "nice" (1, 2 or 5 times a power of ten) tick values inside [lo, hi].
-    static func ticks(_ lo: Float, _ hi: Float) -> [(value: Double, text: String)] {
-        let (low, high) = (Double(lo), Double(hi))
-        guard high > low, (high - low).isFinite else { return [] }
-        let exponent = Int(floor(log10((high - low) / 5)))
-        // Steps of 1, 2, 5 and 10 times 10^exponent span roughly 10 down to 2 ticks;
-        // keep the one whose count is closest to five (ties favour the finer step).
-        let candidates = [(1.0, exponent), (2.0, exponent), (5.0, exponent), (1.0, exponent + 1)]
-        let options = candidates.map { multiplier, e -> (first: Int, last: Int, step: Double, decimals: Int) in
-            let step = multiplier * pow(10, Double(e))
-            return (Int(ceil(low / step)), Int(floor(high / step)), step, max(0, -e))
-        }
-        let best = options.min { abs($0.last - $0.first + 1 - 5) < abs($1.last - $1.first + 1 - 5) }!
-        guard best.first <= best.last else { return [] }
-        // Multiplying an integer index avoids accumulated error and "-0.0" labels.
-        return (best.first...best.last).map { k in
-            let value = Double(k) * best.step
-            return (value, String(format: "%.\(best.decimals)f", value))
-        }
     }
 
     private static func legendEntries(labels: [Int]?, names: [String]?) -> [(label: Int, name: String)] {

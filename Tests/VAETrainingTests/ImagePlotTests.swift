@@ -1,5 +1,5 @@
 // ImagePlotTests.swift
-// Geometry checks for RasterImage grids, the bitmap font and scatter plots:
+// Geometry checks for RasterImage grids, the bitmap font, axis ticks and scatter plots:
 // exact sizes, pixel values at known positions, and data-to-pixel mapping.
 
 import Testing
@@ -60,9 +60,9 @@ import Testing
 }
 
 @Test func tickValuesAreNice() {
-    #expect(ScatterPlot.ticks(-0.5, 10.5).map(\.text) == ["0", "2", "4", "6", "8", "10"])
-    #expect(ScatterPlot.ticks(-0.05, 1.05).map(\.text) == ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"])
-    #expect(ScatterPlot.ticks(-3.2, 2.9).map(\.text) == ["-3", "-2", "-1", "0", "1", "2"])
+    #expect(Axis.ticks(-0.5, 10.5).map(\.text) == ["0", "2", "4", "6", "8", "10"])
+    #expect(Axis.ticks(-0.05, 1.05).map(\.text) == ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"])
+    #expect(Axis.ticks(-3.2, 2.9).map(\.text) == ["-3", "-2", "-1", "0", "1", "2"])
 }
 
 @Test func scatterGeometryAndColours() throws {
