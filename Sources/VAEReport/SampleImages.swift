@@ -7,10 +7,6 @@ import VAEMath
 import VAESupport
 
 public enum SampleImages {
-    /// Fashion-MNIST's classes, by label: the scatter plot's legend when the labels are 0–9.
-    public static let fashionMNISTClasses = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                                             "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
-
     /// Throws unless this model's images can be drawn: as grey (1 channel) or RGB (3) PNGs.
     public static func checkDrawable(_ model: Architecture) throws {
         guard model.inputChannels == 1 || model.inputChannels == 3 else {
@@ -78,10 +74,10 @@ public enum SampleImages {
         return grid(rows, shape: shape, columns: columns)
     }
 
-    /// The encoder means of 2-D latents as a scatter plot, coloured by label when there are labels.
-    public static func latentScatter(means: [Float], labels: [Int]?) -> RasterImage {
+    /// The encoder means of 2-D latents as a scatter plot, coloured by label when there are labels; the legend
+    /// names label n `classNames[n]` (`data.class_names`), or n where there is no such name.
+    static func latentScatter(means: [Float], labels: [Int]?, classNames: [String]) -> RasterImage {
         let points = stride(from: 0, to: means.count - 1, by: 2).map { (x: means[$0], y: means[$0 + 1]) }
-        let names = labels.map { $0.allSatisfy { (0..<10).contains($0) } } == true ? fashionMNISTClasses : nil
-        return ScatterPlot.render(points: points, labels: labels.map { Array($0.prefix(points.count)) }, labelNames: names)
+        return ScatterPlot.render(points: points, labels: labels.map { Array($0.prefix(points.count)) }, labelNames: classNames)
     }
 }

@@ -51,7 +51,7 @@ public final class SampleWriter {
         ]
         if a.zDim == 2 {
             let means = inference.encode(data, Array(0..<min(Self.scatterCount, data.count))).means
-            images.append(("latent.png", SampleImages.latentScatter(means: means, labels: test.labels)))
+            images.append(("latent.png", SampleImages.latentScatter(means: means, labels: test.labels, classNames: config.data.classNames)))
             images.append(("manifold.png", SampleImages.grid(inference.decode(SampleImages.manifoldLatents(side: Self.manifoldSide)),
                                                              shape: shape, columns: Self.manifoldSide, padding: 0)))
         }

@@ -48,7 +48,7 @@ enum ScatterPlot {
     /// The data range is the min/max of the finite points widened by 5% on each
     /// side (a zero-width range is first widened to one unit). Margins leave
     /// room for tick labels and, when `labels` is given, the legend on the right.
-    static func frame(points: [(x: Float, y: Float)], labels: [Int]?, labelNames: [String]?,
+    static func frame(points: [(x: Float, y: Float)], labels: [Int]?, labelNames: [String],
                       width: Int = 640, height: Int = 640) -> Frame {
         let finite = points.filter { $0.x.isFinite && $0.y.isFinite }
         let x = Axis.paddedRange(finite.map { Double($0.x) }), y = Axis.paddedRange(finite.map { Double($0.y) })
@@ -68,8 +68,8 @@ enum ScatterPlot {
     /// - Parameters:
     ///   - points: Data points; non-finite ones are skipped.
     ///   - labels: Optional per-point labels (same count as `points`) choosing the colour.
-    ///   - labelNames: Optional legend names indexed by label; missing names show the number.
-    static func render(points: [(x: Float, y: Float)], labels: [Int]?, labelNames: [String]?,
+    ///   - labelNames: Legend names indexed by label; a label without a name shows its number.
+    static func render(points: [(x: Float, y: Float)], labels: [Int]?, labelNames: [String],
                        width: Int = 640, height: Int = 640) -> RasterImage {
         precondition(labels.map { $0.count == points.count } ?? true, "ScatterPlot: labels and points differ in count")
         let frame = frame(points: points, labels: labels, labelNames: labelNames, width: width, height: height)
@@ -116,12 +116,10 @@ enum ScatterPlot {
         return image
     }
 
-    private static func legendEntries(labels: [Int]?, names: [String]?) -> [(label: Int, name: String)] {
+    /// One legend row per label present, in label order: its name, or its number when it has none.
+    static func legendEntries(labels: [Int]?, names: [String]) -> [(label: Int, name: String)] {
         guard let labels else { return [] }
-        return Set(labels).sorted().map { label in
-            if let names, names.indices.contains(label) { return (label, names[label]) }
-            return (label, String(label))
-        }
+        return Set(labels).sorted().map { (label: $0, name: names.indices.contains($0) ? names[$0] : String($0)) }
     }
 
     private static func legendSize(_ entries: [(label: Int, name: String)]) -> (width: Int, height: Int) {

@@ -3,8 +3,11 @@
 // exact sizes, pixel values at known positions, and data-to-pixel mapping.
 
 import Testing
+import VAEConfig
 @testable import VAEReport
-@testable import VAETraining
+
+/// Fashion-MNIST's classes by label, as configs/fashion-mnist.yaml lists them in `data.class_names`.
+private let fashionMNISTClasses = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
 @Test func gridGeometryAndPixels() {
     let a: [Float] = [0, 0, 0, 0]
@@ -46,9 +49,10 @@ import Testing
     #expect(image.pixels.count == 12)
 }
 
-@Test func fontCoversFashionMNISTNames() {
-    let names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
-    for character in names.joined().uppercased() where character != " " {
+@Test func fontCoversFashionMNISTNames() throws {
+    let config = try TrainingConfig.load(path: packageRoot.appendingPathComponent("configs/fashion-mnist.yaml").path)
+    #expect(config.data.classNames == fashionMNISTClasses)
+    for character in fashionMNISTClasses.joined().uppercased() where character != " " {
         #expect(BitmapFont.glyphs[character] != nil, "missing glyph \(character)")
     }
     var image = RasterImage(width: 20, height: 9, channels: 1, background: 0)
@@ -113,12 +117,28 @@ import Testing
 
 @Test func scatterWithoutLabelsHasNoLegendAndHandlesDegenerateData() {
     let points: [(x: Float, y: Float)] = [(3, 3), (3, 3), (.nan, 1)]
-    let frame = ScatterPlot.frame(points: points, labels: nil, labelNames: nil, width: 200, height: 100)
+    let frame = ScatterPlot.frame(points: points, labels: nil, labelNames: [], width: 200, height: 100)
     #expect(frame.xMin < 3 && frame.xMax > 3 && frame.yMin < 3 && frame.yMax > 3)
     #expect(frame.right == 200 - 1 - 12)
-    let image = ScatterPlot.render(points: points, labels: nil, labelNames: nil, width: 200, height: 100)
+    let image = ScatterPlot.render(points: points, labels: nil, labelNames: [], width: 200, height: 100)
     let p = frame.pixel(for: (3, 3))
     #expect(pixel(image, p.x, p.y) == ScatterPlot.palette[0])
+}
+
+@Test func latentLegendShowsClassNamesOrLabelNumbers() {
+    let labels = Array(0..<10), numbers = labels.map(String.init)
+    #expect(ScatterPlot.legendEntries(labels: labels, names: []).map(\.name) == numbers)
+    #expect(ScatterPlot.legendEntries(labels: labels, names: fashionMNISTClasses).map(\.name) == fashionMNISTClasses)
+    #expect(ScatterPlot.legendEntries(labels: [12, 1, 1], names: fashionMNISTClasses).map(\.name) == ["Trouser", "12"])
+    #expect(ScatterPlot.legendEntries(labels: nil, names: fashionMNISTClasses).isEmpty)
+
+    // The latent scatter draws those rows: the label numbers without class names, the names with them.
+    let points = labels.map { (x: Float($0), y: Float($0 % 4)) }, means = points.flatMap { [$0.x, $0.y] }
+    let unnamed = SampleImages.latentScatter(means: means, labels: labels, classNames: [])
+    let named = SampleImages.latentScatter(means: means, labels: labels, classNames: fashionMNISTClasses)
+    #expect(unnamed == ScatterPlot.render(points: points, labels: labels, labelNames: numbers))
+    #expect(named == ScatterPlot.render(points: points, labels: labels, labelNames: fashionMNISTClasses))
+    #expect(named != unnamed)
 }
 
 private func pixel(_ image: RasterImage, _ x: Int, _ y: Int) -> [UInt8] {
