@@ -21,13 +21,12 @@ struct RunReport {
     func write(samples: String, names: [String]) throws {
         let out = config.output.directory
         let records = Self.readMetrics(out + "/metrics.jsonl")
-        let epochs = records.filter { $0["kind"] as? String == "epoch" }
-        let intervals = records.filter { $0["kind"] as? String == "interval" }
-        func points(_ records: [[String: Any]], _ key: String) -> [(x: Double, y: Double)] {
-            records.compactMap { r in (r["step"] as? Double).flatMap { s in (r[key] as? Double).map { (s / Double(stepsPerEpoch), $0) } } }
+        let epochs = records.filter { $0.kind == .epoch }, intervals = records.filter { $0.kind == .interval }
+        func points(_ records: [MetricsRecord], _ value: KeyPath<MetricsRecord, Double>) -> [(x: Double, y: Double)] {
+            records.filter { $0[keyPath: value].isFinite }.map { (Double($0.step) / Double(stepsPerEpoch), $0[keyPath: value]) }
         }
-        let charts = [("loss", "loss"), ("reconstruction", "reconstruction"), ("kl", "KL divergence")].map { key, title in
-            SVGChart(title: title, intervals: points(intervals, key), epochs: points(epochs, key)).svg
+        let charts = [(\MetricsRecord.loss, "loss"), (\.reconstruction, "reconstruction"), (\.kl, "KL divergence")].map { value, title in
+            SVGChart(title: title, intervals: points(intervals, value), epochs: points(epochs, value)).svg
         }
         var figures = ""
         for name in names {
@@ -49,8 +48,8 @@ struct RunReport {
             img{image-rendering:pixelated}figcaption{font-size:small;max-width:420px}svg{margin-right:1em}
             table{border-collapse:collapse}td,th{padding:2px 10px;text-align:right}pre{background:#f4f4f4;padding:1em}</style></head>
             <body><h1>VAE training: \(Self.escape(out))</h1>
-            <p>Epoch \(Self.number(last?["epoch"], "%.0f")) of \(config.training.epochs) done, step \(Self.number(last?["step"], "%.0f")) \
-            (\(stepsPerEpoch) per epoch); \(Self.number(last?["images_per_s"], "%.0f")) images/s in the last epoch. Updated \(Date()).</p>
+            <p>Epoch \(last.map { "\($0.epoch)" } ?? "–") of \(config.training.epochs) done, step \(last.map { "\($0.step)" } ?? "–") \
+            (\(stepsPerEpoch) per epoch); \(Self.number(last?.imagesPerSecond, "%.0f")) images/s in the last epoch. Updated \(Date()).</p>
             <h2>Loss per image</h2>
             <p>Light: mean over each log interval; dark: the epoch's mean.</p>
             \(charts.joined(separator: "\n"))
@@ -67,20 +66,21 @@ struct RunReport {
         try DurableFiles.write(Array(html.utf8), to: out + "/report.html")
     }
 
-    /// Every line of metrics.jsonl that parses (a line being written may not yet).
-    static func readMetrics(_ path: String) -> [[String: Any]] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    /// Every record of metrics.jsonl that decodes (a line being written may not yet).
+    static func readMetrics(_ path: String) -> [MetricsRecord] {
+        guard let bytes = try? DurableFiles.read(path) else { return [] }
+        return bytes.split(separator: UInt8(ascii: "\n")).compactMap { try? JSON.decode(MetricsRecord.self, from: Data($0)) }
     }
 
-    static func row(_ epoch: [String: Any]) -> String {
-        let cells = [("epoch", "%.0f"), ("loss", "%.3f"), ("reconstruction", "%.3f"), ("kl", "%.3f"),
-                     ("images_per_s", "%.0f"), ("allreduce_ms", "%.3f"), ("epoch_s", "%.1f")]
-        return "<tr>" + cells.map { "<td>\(number(epoch[$0.0], $0.1))</td>" }.joined() + "</tr>"
+    static func row(_ epoch: MetricsRecord) -> String {
+        let cells = ["\(epoch.epoch)", number(epoch.loss, "%.3f"), number(epoch.reconstruction, "%.3f"), number(epoch.kl, "%.3f"),
+                     number(epoch.imagesPerSecond, "%.0f"), number(epoch.allreduceMilliseconds, "%.3f"), number(epoch.epochSeconds, "%.1f")]
+        return "<tr>" + cells.map { "<td>\($0)</td>" }.joined() + "</tr>"
     }
 
-    static func number(_ value: Any?, _ format: String) -> String {
-        (value as? Double).map { String(format: format, $0) } ?? "–"
+    /// `value` in `format`, or a dash when there is none or it is not finite.
+    static func number(_ value: Double?, _ format: String) -> String {
+        value.flatMap { $0.isFinite ? String(format: format, $0) : nil } ?? "–"
     }
 
     static func escape(_ text: String) -> String {

@@ -20,3 +20,10 @@ public enum JSON {
         return encoder
     }
 }
+
+extension KeyedEncodingContainer {
+    /// Writes `value`, or null when it is not finite: JSON has no NaN or infinity, and JSONEncoder throws on them.
+    public mutating func encodeNumberOrNull<T: BinaryFloatingPoint & Encodable>(_ value: T, forKey key: Key) throws {
+        if value.isFinite { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
+    }
+}

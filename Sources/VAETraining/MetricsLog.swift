@@ -1,8 +1,9 @@
-// MetricsLog: rank 0's `metrics.jsonl` in the run's output directory: one JSON object per log interval
-// ("kind": "interval") and one per epoch ("kind": "epoch"). Keys keep a fixed order so lines diff cleanly.
+// MetricsLog: rank 0's `metrics.jsonl` in the run's output directory: one MetricsRecord a line, per log
+// interval ("kind": "interval") and per epoch ("kind": "epoch"). RunReport reads the records back.
 
 import Foundation
 import VAEMath
+import VAEReport
 import VAESupport
 
 public final class MetricsLog {
@@ -18,36 +19,33 @@ public final class MetricsLog {
             throw VAEError("output.dir: cannot create \(directory): \(error.localizedDescription)")
         }
         path = (directory as NSString).appendingPathComponent("metrics.jsonl")
-        let exists = appending && FileManager.default.fileExists(atPath: path)
-        guard exists || FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
-            throw VAEError("\(path): cannot create the metrics file")
-        }
-        if exists { handle.seekToEndOfFile() }
+        if !(appending && FileManager.default.fileExists(atPath: path)) { try DurableFiles.write([], to: path) }
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw VAEError("\(path): cannot open the metrics file") }
+        handle.seekToEndOfFile()
         self.handle = handle
     }
 
     deinit { try? handle.close() }
 
     public func recordInterval(step: Int, epoch: Int, loss: LossSums, learningRate: Float, seconds: Double, allreduceMilliseconds: Double) {
-        write([("kind", "\"interval\""), ("step", "\(step)"), ("epoch", "\(epoch + 1)"), ("loss", number(loss.meanLoss)),
-               ("reconstruction", number(loss.meanReconstruction)), ("kl", number(loss.meanKL)),
-               ("learning_rate", "\(learningRate)"), ("images_per_s", number(Double(loss.samples) / max(seconds, 1e-9))),
-               ("allreduce_ms", number(allreduceMilliseconds)), ("wall_s", number(started.secondsElapsed))])
+        append(MetricsRecord(kind: .interval, step: step, epoch: epoch + 1, loss: loss, learningRate: learningRate,
+                             imagesPerSecond: Double(loss.samples) / max(seconds, 1e-9), allreduceMilliseconds: allreduceMilliseconds,
+                             wallSeconds: started.secondsElapsed))
     }
 
     /// `step`: the global step at the end of the report's steps.
     public func record(_ report: EpochReport, step: Int) {
-        write([("kind", "\"epoch\""), ("step", "\(step)"), ("epoch", "\(report.epoch + 1)"), ("loss", number(report.loss.meanLoss)),
-               ("reconstruction", number(report.loss.meanReconstruction)), ("kl", number(report.loss.meanKL)),
-               ("learning_rate", "\(report.learningRate)"), ("images_per_s", number(report.imagesPerSecond)),
-               ("allreduce_ms", number(report.allreduceMilliseconds ?? 0)), ("epoch_s", number(report.seconds)),
-               ("wall_s", number(started.secondsElapsed))])
+        append(MetricsRecord(kind: .epoch, step: step, epoch: report.epoch + 1, loss: report.loss, learningRate: report.learningRate,
+                             imagesPerSecond: report.imagesPerSecond, allreduceMilliseconds: report.allreduceMilliseconds ?? 0,
+                             wallSeconds: started.secondsElapsed, epochSeconds: report.seconds))
     }
 
-    private func number(_ value: Double) -> String { value.isFinite ? "\(value)" : "null" }
-
-    private func write(_ fields: [(String, String)]) {
-        let line = "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}\n"
+    /// The one file write of the project that does not go through `DurableFiles.write`: a line is appended, not
+    /// the file rewritten (which would cost more at every line as the run grows), and not fsynced, as no resume
+    /// depends on it. A crash can tear at most the last line, which readers skip.
+    private func append(_ record: MetricsRecord) {
+        // Cannot throw: every number is finite or written as null.
+        let line = try! JSON.line(record) + "\n"
         handle.write(Data(line.utf8))
     }
 }

@@ -1,11 +1,14 @@
 // What rank 0 leaves beside a run: sample images at the chosen epochs and at the end, of the expected sizes
 // (only prior and reconstructions when z_dim is not 2), a self-contained report.html, and metrics.jsonl
-// lines that parse, with steps that increase.
+// lines that parse, with steps that increase, their keys, and null for numbers that are not finite.
 
 import Foundation
 import Testing
 import VAEConfig
-import VAETraining
+import VAEMath
+import VAEReport
+import VAESupport
+@testable import VAETraining
 
 @Suite struct SampleWriterTests {
     let directory = temporaryDirectory()
@@ -56,6 +59,38 @@ import VAETraining
         }
         let keys: Set = ["kind", "step", "epoch", "loss", "reconstruction", "kl", "learning_rate", "images_per_s", "allreduce_ms", "wall_s"]
         #expect(records.allSatisfy { keys.isSubset(of: $0.keys) })
+        #expect(records.allSatisfy { ($0["kind"] as? String == "epoch") == ($0["epoch_s"] != nil) }, "epoch_s in epoch records only")
+    }
+
+    @Test func metricsKeepTheirKeysAndWriteNumbersThatAreNotFiniteAsNull() throws {
+        let log = try MetricsLog(directory: directory.path)
+        log.recordInterval(step: 3, epoch: 0, loss: LossSums(reconstruction: .nan, kl: 2, samples: 4), learningRate: 0.0005,
+                           seconds: 2, allreduceMilliseconds: 0.5)
+        log.record(EpochReport(epoch: 0, steps: 3, loss: LossSums(reconstruction: 8, kl: .infinity, samples: 4), learningRate: 0.0005,
+                               seconds: 1.5, allreduceMilliseconds: nil), step: 3)
+        let lines = try String(contentsOfFile: log.path, encoding: .utf8).split(separator: "\n")
+        let objects = try lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        let keys: Set = ["kind", "step", "epoch", "loss", "reconstruction", "kl", "learning_rate", "images_per_s", "allreduce_ms", "wall_s"]
+        try #require(objects.count == 2)
+        #expect(Set(objects[0].keys) == keys && Set(objects[1].keys) == keys.union(["epoch_s"]))
+        #expect(objects[0]["kind"] as? String == "interval" && objects[0]["step"] as? Int == 3 && objects[0]["epoch"] as? Int == 1)
+        #expect(objects[0]["loss"] is NSNull && objects[0]["reconstruction"] is NSNull && objects[0]["kl"] as? Double == 0.5)
+        #expect(objects[0]["images_per_s"] as? Double == 2 && objects[0]["allreduce_ms"] as? Double == 0.5)
+        #expect(lines[0].contains("\"learning_rate\":0.0005,"), "the Float as written: \(lines[0])")
+        #expect(objects[1]["kind"] as? String == "epoch" && objects[1]["reconstruction"] as? Double == 2 && objects[1]["kl"] is NSNull)
+        #expect(objects[1]["allreduce_ms"] as? Double == 0 && objects[1]["epoch_s"] as? Double == 1.5)
+
+        // What RunReport reads back: null as NaN, and epoch_s only for epochs.
+        let records = try lines.map { try JSON.decode(MetricsRecord.self, from: Data($0.utf8)) }
+        #expect(records.map(\.kind) == [.interval, .epoch] && records[0].loss.isNaN && records[0].kl == 0.5 && records[1].kl.isNaN)
+        #expect(records[0].epochSeconds == nil && records[1].epochSeconds == 1.5 && records[1].learningRate == 0.0005)
+
+        // Resuming appends; a fresh log starts an empty file.
+        try MetricsLog(directory: directory.path, appending: true).recordInterval(step: 4, epoch: 1, loss: LossSums(), learningRate: 1,
+                                                                                  seconds: 1, allreduceMilliseconds: 0)
+        #expect(try String(contentsOfFile: log.path, encoding: .utf8).split(separator: "\n").count == 3)
+        _ = try MetricsLog(directory: directory.path)
+        #expect(try String(contentsOfFile: log.path, encoding: .utf8).isEmpty)
     }
 
     @Test func onlyPriorAndReconstructionsWhenTheLatentSpaceIsNotAPlane() throws {

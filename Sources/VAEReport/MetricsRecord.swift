@@ -1,0 +1,71 @@
+// MetricsRecord: one line of OUT/metrics.jsonl, a log interval's or an epoch's means. Training's MetricsLog
+// writes the records and RunReport reads them back; it lives here, below training, so both can name it.
+// JSON has no NaN or infinity, so a number that is not finite (a diverged run) is written as null and
+// read back as NaN.
+
+import VAEMath
+import VAESupport
+
+public struct MetricsRecord: Codable, Sendable {
+    public enum Kind: String, Codable, Sendable {
+        case interval, epoch
+    }
+
+    public var kind: Kind
+    /// The global optimizer step at the end of the interval or epoch.
+    public var step: Int
+    /// Counted from 1.
+    public var epoch: Int
+    /// Means per image.
+    public var loss: Double, reconstruction: Double, kl: Double
+    public var learningRate: Float
+    public var imagesPerSecond: Double
+    /// Mean time per step in the gradient allreduce; 0 for a single process.
+    public var allreduceMilliseconds: Double
+    /// Seconds since the metrics log was opened.
+    public var wallSeconds: Double
+    /// The epoch's duration; nil in interval records, which leave the key out.
+    public var epochSeconds: Double?
+
+    /// `epoch` counted from 1; the loss terms are `loss`'s means per image.
+    public init(kind: Kind, step: Int, epoch: Int, loss: LossSums, learningRate: Float, imagesPerSecond: Double,
+                allreduceMilliseconds: Double, wallSeconds: Double, epochSeconds: Double? = nil) {
+        (self.kind, self.step, self.epoch) = (kind, step, epoch)
+        (self.loss, reconstruction, kl) = (loss.meanLoss, loss.meanReconstruction, loss.meanKL)
+        (self.learningRate, self.imagesPerSecond, self.allreduceMilliseconds) = (learningRate, imagesPerSecond, allreduceMilliseconds)
+        (self.wallSeconds, self.epochSeconds) = (wallSeconds, epochSeconds)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case kind, step, epoch, loss, reconstruction, kl
+        case learningRate = "learning_rate", imagesPerSecond = "images_per_s", allreduceMilliseconds = "allreduce_ms"
+        case wallSeconds = "wall_s", epochSeconds = "epoch_s"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(step, forKey: .step)
+        try c.encode(epoch, forKey: .epoch)
+        try c.encodeNumberOrNull(loss, forKey: .loss)
+        try c.encodeNumberOrNull(reconstruction, forKey: .reconstruction)
+        try c.encodeNumberOrNull(kl, forKey: .kl)
+        try c.encodeNumberOrNull(learningRate, forKey: .learningRate)
+        try c.encodeNumberOrNull(imagesPerSecond, forKey: .imagesPerSecond)
+        try c.encodeNumberOrNull(allreduceMilliseconds, forKey: .allreduceMilliseconds)
+        try c.encodeNumberOrNull(wallSeconds, forKey: .wallSeconds)
+        if let epochSeconds { try c.encodeNumberOrNull(epochSeconds, forKey: .epochSeconds) }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func number<T: BinaryFloatingPoint & Decodable>(_ key: CodingKeys) throws -> T { try c.decodeIfPresent(T.self, forKey: key) ?? .nan }
+        kind = try c.decode(Kind.self, forKey: .kind)
+        step = try c.decode(Int.self, forKey: .step)
+        epoch = try c.decode(Int.self, forKey: .epoch)
+        (loss, reconstruction, kl) = (try number(.loss), try number(.reconstruction), try number(.kl))
+        (learningRate, imagesPerSecond) = (try number(.learningRate), try number(.imagesPerSecond))
+        (allreduceMilliseconds, wallSeconds) = (try number(.allreduceMilliseconds), try number(.wallSeconds))
+        epochSeconds = kind == .epoch ? try number(.epochSeconds) : nil
+    }
+}
