@@ -7,18 +7,17 @@ import VAEConfig
 import VAESupport
 
 struct RunReport {
+    /// A PNG file of the newest sample directory, and what it shows.
+    struct Figure {
+        let name: String
+        let caption: String
+    }
+
     let config: TrainingConfig
     let stepsPerEpoch: Int
 
-    static let captions = [
-        "prior.png": "decodings of fixed points z ~ N(0, I)",
-        "reconstructions.png": "test images (top) and their reconstructions (below)",
-        "latent.png": "encoder means of the first \(SampleWriter.scatterCount) test images, coloured by label when there are labels",
-        "manifold.png": "the decoder over the prior's quantiles 0.05…0.95 (z₁ across, z₂ up)",
-    ]
-
-    /// Writes the page, showing the images `names` of the sample directory `samples`.
-    func write(samples: String, names: [String]) throws {
+    /// Writes the page, showing `figures` from the sample directory `samples`.
+    func write(samples: String, figures: [Figure]) throws {
         let out = config.output.directory
         let records = Self.readMetrics(out + "/metrics.jsonl")
         let epochs = records.filter { $0.kind == .epoch }, intervals = records.filter { $0.kind == .interval }
@@ -28,11 +27,11 @@ struct RunReport {
         let charts = [(\MetricsRecord.loss, "loss"), (\.reconstruction, "reconstruction"), (\.kl, "KL divergence")].map { value, title in
             SVGChart(title: title, intervals: points(intervals, value), epochs: points(epochs, value)).svg
         }
-        var figures = ""
-        for name in names {
-            let bytes = try DurableFiles.read(samples + "/" + name)
-            figures += "<figure><img src=\"data:image/png;base64,\(Data(bytes).base64EncodedString())\" alt=\"\(name)\">"
-                + "<figcaption>\(name): \(Self.captions[name] ?? "")</figcaption></figure>\n"
+        var inlined = ""
+        for figure in figures {
+            let bytes = try DurableFiles.read(samples + "/" + figure.name)
+            inlined += "<figure><img src=\"data:image/png;base64,\(Data(bytes).base64EncodedString())\" alt=\"\(figure.name)\">"
+                + "<figcaption>\(figure.name): \(figure.caption)</figcaption></figure>\n"
         }
         let earlier = ((try? FileManager.default.contentsOfDirectory(atPath: out + "/samples")) ?? []).filter { $0.hasPrefix("epoch-") }.sorted()
             .map { "<a href=\"samples/\($0)/prior.png\">\($0)</a>" }.joined(separator: " ")
@@ -54,7 +53,7 @@ struct RunReport {
             <p>Light: mean over each log interval; dark: the epoch's mean.</p>
             \(charts.joined(separator: "\n"))
             <h2>Samples: \(Self.escape((samples as NSString).lastPathComponent))</h2>
-            \(figures)<p>Every sample point (prior samples): \(earlier)</p>
+            \(inlined)<p>Every sample point (prior samples): \(earlier)</p>
             <h2>Throughput</h2>
             <table><tr><th>epoch</th><th>loss</th><th>reconstruction</th><th>KL</th><th>images/s</th><th>allreduce ms/step</th><th>seconds</th></tr>
             \(epochs.map(Self.row).joined(separator: "\n"))</table>

@@ -42,21 +42,27 @@ public final class SampleWriter {
         do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
             throw VAEError("\(directory): cannot create the sample directory: \(error.localizedDescription)")
         }
+        var figures: [RunReport.Figure] = []
+        func add(_ name: String, _ image: RasterImage, caption: String) throws {
+            try PNG.write(image, to: directory + "/" + name)
+            figures.append(RunReport.Figure(name: name, caption: caption))
+        }
         let a = config.model, shape = [a.inputHeight, a.inputWidth, a.inputChannels], data = test.images
         let shown = Array(0..<min(Self.reconstructionCount, data.count))
-        var images = [
-            ("prior.png", SampleImages.grid(inference.decode(prior), shape: shape, columns: 10)),
-            ("reconstructions.png", SampleImages.reconstructionGrid(originals: shown.map(data.image), reconstructions: inference.reconstruct(data, shown),
-                                                                    shape: shape, columns: Self.reconstructionCount)),
-        ]
+        try add("prior.png", SampleImages.grid(inference.decode(prior), shape: shape, columns: 10), caption: "decodings of fixed points z ~ N(0, I)")
+        try add("reconstructions.png", SampleImages.reconstructionGrid(originals: shown.map(data.image), reconstructions: inference.reconstruct(data, shown),
+                                                                      shape: shape, columns: Self.reconstructionCount),
+                caption: "test images (top) and their reconstructions (below)")
         if a.zDim == 2 {
-            let means = inference.encode(data, Array(0..<min(Self.scatterCount, data.count))).means
-            images.append(("latent.png", SampleImages.latentScatter(means: means, labels: test.labels, classNames: config.data.classNames)))
-            images.append(("manifold.png", SampleImages.grid(inference.decode(SampleImages.manifoldLatents(side: Self.manifoldSide)),
-                                                             shape: shape, columns: Self.manifoldSide, padding: 0)))
+            let scattered = Array(0..<min(Self.scatterCount, data.count))
+            try add("latent.png", SampleImages.latentScatter(means: inference.encode(data, scattered).means, labels: test.labels,
+                                                             classNames: config.data.classNames),
+                    caption: "encoder means of the first \(scattered.count) test images" + (test.labels == nil ? "" : ", coloured by label"))
+            try add("manifold.png", SampleImages.grid(inference.decode(SampleImages.manifoldLatents(side: Self.manifoldSide)),
+                                                      shape: shape, columns: Self.manifoldSide, padding: 0),
+                    caption: "the decoder over the prior's quantiles 0.05…0.95 (z₁ across, z₂ up)")
         }
-        for (name, image) in images { try PNG.write(image, to: directory + "/" + name) }
-        try RunReport(config: config, stepsPerEpoch: stepsPerEpoch).write(samples: directory, names: images.map(\.0))
+        try RunReport(config: config, stepsPerEpoch: stepsPerEpoch).write(samples: directory, figures: figures)
         return directory
     }
 }

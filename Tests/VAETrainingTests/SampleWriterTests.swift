@@ -46,6 +46,7 @@ import VAESupport
         #expect(report.components(separatedBy: "src=\"data:image/png;base64,").count - 1 == 4)
         #expect(report.contains("Samples: epoch-0003") && report.contains("Epoch 3 of 3 done, step 6 (2 per epoch)"))
         #expect(!report.contains("src=\"samples/"), "the newest images are inlined, not linked")
+        #expect(report.contains("latent.png: encoder means of the first 40 test images, coloured by label</figcaption>"))
     }
 
     @Test func metricsLinesParseAndTheirStepsIncrease() throws {
