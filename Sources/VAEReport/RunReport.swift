@@ -35,10 +35,7 @@ struct RunReport {
         }
         let earlier = ((try? FileManager.default.contentsOfDirectory(atPath: out + "/samples")) ?? []).filter { $0.hasPrefix("epoch-") }.sorted()
             .map { "<a href=\"samples/\($0)/prior.png\">\($0)</a>" }.joined(separator: " ")
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.keyEncodingStrategy = .convertToSnakeCase  // closer to the YAML's keys
-        let configJSON = String(decoding: (try? encoder.encode(config)) ?? Data(), as: UTF8.self)
+        let configJSON = String(decoding: try JSON.pretty(config), as: UTF8.self)
         let last = epochs.last
         let html = """
             <!doctype html>
