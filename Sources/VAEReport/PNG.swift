@@ -4,7 +4,6 @@
 // writes a single unfiltered IDAT chunk and leans on zlib for deflate + CRC.
 
 import CZlib
-import Foundation
 import VAESupport
 
 /// Encodes 8-bit greyscale or RGB images as PNG files.
@@ -56,39 +55,16 @@ public enum PNG {
         return out
     }
 
-    /// Writes `image` as a PNG file at `path`.
-    ///
-    /// The bytes go to `path + ".tmp"` first and are then renamed over `path`,
-    /// so a reader never sees a half-written file.
-    /// - Throws: `VAEError` naming the path if encoding, writing or renaming fails.
+    /// Writes `image` as a PNG file at `path`, atomically and durably (see `DurableFiles.write`).
+    /// - Throws: `VAEError` naming the path if encoding or writing fails.
     public static func write(_ image: RasterImage, to path: String) throws {
         let bytes: [UInt8]
         do {
             bytes = try encode(width: image.width, height: image.height, channels: image.channels, pixels: image.pixels)
         } catch let error as VAEError {
-            throw VAEError("Cannot write PNG \(path): \(error.message)")
+            throw VAEError("\(path): \(error.message)")
         }
-        let tmp = path + ".tmp"
-        guard let file = fopen(tmp, "wb") else {
-            throw VAEError("Cannot write PNG \(path): \(lastErrorText())")
-        }
-        let written = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
-        let flushFailed = fflush(file) != 0
-        let closeFailed = fclose(file) != 0
-        guard written == bytes.count, !flushFailed, !closeFailed else {
-            let reason = lastErrorText()
-            unlink(tmp)
-            throw VAEError("Cannot write PNG \(path): \(reason)")
-        }
-        guard rename(tmp, path) == 0 else {
-            let reason = lastErrorText()
-            unlink(tmp)
-            throw VAEError("Cannot write PNG \(path): rename failed: \(reason)")
-        }
-    }
-
-    private static func lastErrorText() -> String {
-        String(cString: strerror(errno))
+        try DurableFiles.write(bytes, to: path)
     }
 
     private static func appendBigEndian(_ value: UInt32, to bytes: inout [UInt8]) {

@@ -1,7 +1,8 @@
 // DurableFiles.swift
-// Crash-safe file primitives for checkpoints: a reader (or a restarted job) must
-// see either the old file/link or the complete new one, never a torn write or a
-// missing link. The recipe is write-temp, fsync, rename, fsync the directory.
+// Crash-safe file primitives, through which every file of a run is written (checkpoints,
+// pictures, report.html): a reader (or a restarted job) must see either the old file/link
+// or the complete new one, never a torn write or a missing link. The recipe is write-temp,
+// fsync, rename, fsync the directory.
 
 import Glibc
 
