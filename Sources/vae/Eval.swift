@@ -4,7 +4,9 @@
 
 import ArgumentParser
 import Foundation
+import VAEMath
 import VAEReport
+import VAESupport
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Mean loss, reconstruction and KL of a checkpoint over an IDX file of images.")
@@ -25,16 +27,40 @@ struct Eval: ParsableCommand {
             let loss = result.loss
             var line = "\(images.path): \(images.count) images" + String(format: "  loss %.3f  reconstruction %.3f  kl %.3f",
                                                                       loss.meanLoss, loss.meanReconstruction, loss.meanKL)
-            var json: [String: Any] = ["data": images.path, "images": images.count, "loss": loss.meanLoss,
-                                       "reconstruction": loss.meanReconstruction, "kl": loss.meanKL]
             if let logLikelihood = result.logLikelihood {
                 line += String(format: "  log-likelihood %.3f nats (%d importance samples)", logLikelihood, importanceSamples)
-                json["log_likelihood"] = logLikelihood
-                json["importance_samples"] = importanceSamples
             }
             printLine(line)
-            let finite = json.mapValues { value -> Any in (value as? Double).map { $0.isFinite ? value : NSNull() } ?? value }
-            printLine(String(decoding: try JSONSerialization.data(withJSONObject: finite, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
+            printLine(try JSON.line(EvalSummary(data: images.path, images: images.count, loss: loss, logLikelihood: result.logLikelihood,
+                                                importanceSamples: importanceSamples)))
+        }
+    }
+}
+
+/// The JSON line of `vae eval`: the means per image, and with importance samples the log-likelihood estimate.
+struct EvalSummary: Encodable {
+    let data: String
+    let images: Int
+    let loss: LossSums
+    /// Nil without importance samples, which leaves out log_likelihood and importance_samples.
+    let logLikelihood: Double?
+    let importanceSamples: Int
+
+    enum CodingKeys: String, CodingKey {
+        case data, images, loss, reconstruction, kl
+        case logLikelihood = "log_likelihood", importanceSamples = "importance_samples"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(data, forKey: .data)
+        try c.encode(images, forKey: .images)
+        try c.encodeNumberOrNull(loss.meanLoss, forKey: .loss)
+        try c.encodeNumberOrNull(loss.meanReconstruction, forKey: .reconstruction)
+        try c.encodeNumberOrNull(loss.meanKL, forKey: .kl)
+        if let logLikelihood {
+            try c.encodeNumberOrNull(logLikelihood, forKey: .logLikelihood)
+            try c.encode(importanceSamples, forKey: .importanceSamples)
         }
     }
 }
