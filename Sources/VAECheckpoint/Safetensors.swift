@@ -41,16 +41,13 @@ public struct SafetensorsFile: Equatable, Sendable {
 
     // MARK: Encoding
 
-    /// Serialises the file. The header is written by hand (`__metadata__` first with
-    /// sorted keys, then tensors in order) so equal inputs give byte-identical output.
+    /// Serialises the file: `__metadata__` first (keys sorted), then the tensors in order, so equal inputs give
+    /// byte-identical output. JSONEncoder writes every name, string and array; the objects around them are
+    /// joined here, because JSONEncoder keeps an object's keys in a fixed order only by sorting them.
     /// Throws if a name is empty, duplicated or `__metadata__`, or a shape does not match its values.
     public func encoded() throws -> [UInt8] {
-        var header = "{"
-        var fields: [String] = []
-        if !metadata.isEmpty {
-            let pairs = metadata.keys.sorted().map { "\(Self.jsonString($0)):\(Self.jsonString(metadata[$0]!))" }
-            fields.append("\"__metadata__\":{\(pairs.joined(separator: ","))}")
-        }
+        var fields: [(key: String, value: String)] = []
+        if !metadata.isEmpty { fields.append(("__metadata__", try JSON.line(metadata))) }
         var seen = Set<String>()
         var offset = 0
         for t in tensors {
@@ -62,12 +59,11 @@ public struct SafetensorsFile: Equatable, Sendable {
                     "safetensors: tensor \(String(reflecting: t.name)) has shape \(t.shape) but \(t.values.count) values")
             }
             let end = offset + 4 * count
-            let shape = t.shape.map(String.init).joined(separator: ",")
-            fields.append("\(Self.jsonString(t.name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
+            fields.append((t.name, try Self.jsonObject([("dtype", JSON.line("F32")), ("shape", JSON.line(t.shape)),
+                                                        ("data_offsets", JSON.line([offset, end]))])))
             offset = end
         }
-        header += fields.joined(separator: ",") + "}"
-        var headerBytes = Array(header.utf8)
+        var headerBytes = Array(try Self.jsonObject(fields).utf8)
         // Pad like the reference implementation so the data section starts 8-byte aligned.
         headerBytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: (8 - headerBytes.count % 8) % 8))
 
@@ -110,6 +106,8 @@ public struct SafetensorsFile: Equatable, Sendable {
         }
         let dataStart = 8 + Int(headerLength)
         let dataLength = bytes.count - dataStart
+        // JSONSerialization rather than JSONDecoder, which reads 1.0 and 1e0 as the integer 1: shapes and offsets
+        // must be written as integers.
         let json: Any
         do {
             json = try JSONSerialization.jsonObject(with: Data(bytes[8..<dataStart]))
@@ -206,22 +204,8 @@ public struct SafetensorsFile: Equatable, Sendable {
         return result
     }
 
-    /// A JSON string literal for `text`, escaping quotes, backslashes and control characters.
-    private static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+    /// A JSON object of `fields` in their order; each value is JSON already.
+    private static func jsonObject(_ fields: [(key: String, value: String)]) throws -> String {
+        "{" + (try fields.map { try JSON.line($0.key) + ":" + $0.value }).joined(separator: ",") + "}"
     }
 }

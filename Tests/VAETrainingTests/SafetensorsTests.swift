@@ -95,6 +95,9 @@ struct SafetensorsTests {
         // Without metadata the key is omitted entirely.
         let bare = try SafetensorsFile(tensors: [("a", [1], [1.0])]).encoded()
         #expect(String(decoding: bare[8...], as: UTF8.self).hasPrefix(#"{"a":"#))
+        // Names are JSON strings: quotes and backslashes escaped, slashes and non-ASCII as they are.
+        let named = try SafetensorsFile(tensors: [("dec/\"q\"\\µ", [], [1.0])]).encoded()
+        #expect(String(decoding: named[8...], as: UTF8.self).hasPrefix(#"{"dec/\"q\"\\µ":{"dtype":"F32","shape":[],"data_offsets":[0,4]}}"#))
     }
 
     @Test func headerLayoutIsConsistent() throws {
