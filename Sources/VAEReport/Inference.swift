@@ -8,13 +8,13 @@ import VAEMath
 public final class Inference {
     /// Small on purpose: on the book's model, batches of 8 run fastest per image (256 measured about 40% slower,
     /// with oneDNN or im2col), and 8 is the default micro-batch, so the model's tensors need not grow.
-    public static let batchSize = 8
-    public let model: VariationalAutoencoder
+    static let batchSize = 8
+    let model: VariationalAutoencoder
     private let images: Tensor
     private let latent: Tensor
     private let context = StepContext(training: false, seed: 0, epoch: 0, sampleIndices: [Int]())
 
-    public init(model: VariationalAutoencoder) {
+    init(model: VariationalAutoencoder) {
         let a = model.architecture
         self.model = model
         images = Tensor(batch: 0, itemShape: [a.inputHeight, a.inputWidth, a.inputChannels])
@@ -24,7 +24,7 @@ public final class Inference {
     public var zDim: Int { model.architecture.zDim }
 
     /// Calls `body` with each batch of the images at `indices` (scaled to [0, 1]) and the indices it holds.
-    public func forEachBatch(of dataset: ImageDataset, _ indices: [Int], _ body: (Tensor, ArraySlice<Int>) throws -> Void) rethrows {
+    func forEachBatch(of dataset: ImageDataset, _ indices: [Int], _ body: (Tensor, ArraySlice<Int>) throws -> Void) rethrows {
         for start in stride(from: 0, to: indices.count, by: Self.batchSize) {
             let slice = indices[start..<min(start + Self.batchSize, indices.count)]
             dataset.gather(slice, into: images)

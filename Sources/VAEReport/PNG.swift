@@ -8,7 +8,7 @@ import VAESupport
 
 /// Encodes 8-bit greyscale or RGB images as PNG files.
 public enum PNG {
-    /// The fixed 8-byte PNG file signature.
+    /// The fixed 8-byte PNG file signature; public for tests that read back the files a run writes.
     public static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
 
     /// Encodes row-major pixels as a complete PNG byte stream.
@@ -20,7 +20,7 @@ public enum PNG {
     ///   - pixels: `height * width * channels` bytes, row-major, channels interleaved.
     /// - Returns: The PNG file contents (signature, IHDR, one IDAT, IEND).
     /// - Throws: `VAEError` if the dimensions are invalid or zlib fails.
-    public static func encode(width: Int, height: Int, channels: Int, pixels: [UInt8]) throws -> [UInt8] {
+    static func encode(width: Int, height: Int, channels: Int, pixels: [UInt8]) throws -> [UInt8] {
         guard width > 0, height > 0, width <= Int(Int32.max), height <= Int(Int32.max) else {
             throw VAEError("PNG: invalid image size \(width)x\(height)")
         }

@@ -11,10 +11,10 @@ public struct RasterImage: Equatable, Sendable {
     /// Channels per pixel: 1 or 3.
     public let channels: Int
     /// `height * width * channels` bytes, row-major, channels interleaved.
-    public var pixels: [UInt8]
+    var pixels: [UInt8]
 
     /// Creates an image with every byte set to `background`.
-    public init(width: Int, height: Int, channels: Int, background: UInt8 = 0) {
+    init(width: Int, height: Int, channels: Int, background: UInt8 = 0) {
         precondition(width >= 0 && height >= 0, "RasterImage: negative size")
         precondition(channels == 1 || channels == 3, "RasterImage: channels must be 1 or 3")
         self.width = width
@@ -24,7 +24,7 @@ public struct RasterImage: Equatable, Sendable {
     }
 
     /// Reads or writes one channel of one pixel; coordinates must be in bounds.
-    public subscript(x x: Int, y y: Int, channel channel: Int) -> UInt8 {
+    subscript(x x: Int, y y: Int, channel channel: Int) -> UInt8 {
         get { pixels[index(x: x, y: y, channel: channel)] }
         set { pixels[index(x: x, y: y, channel: channel)] = newValue }
     }
@@ -34,7 +34,7 @@ public struct RasterImage: Equatable, Sendable {
     /// Out-of-bounds coordinates are ignored so that plotting code can draw
     /// markers near the edges without clipping them itself. A one-element
     /// `color` is replicated across channels; otherwise its count must match `channels`.
-    public mutating func setPixel(x: Int, y: Int, color: [UInt8]) {
+    mutating func setPixel(x: Int, y: Int, color: [UInt8]) {
         precondition(color.count == 1 || color.count == channels, "RasterImage: colour has \(color.count) components for \(channels) channels")
         guard x >= 0, x < width, y >= 0, y < height else { return }
         let base = (y * width + x) * channels
@@ -44,7 +44,7 @@ public struct RasterImage: Equatable, Sendable {
     }
 
     /// Fills the rectangle with top-left (x, y) and the given size, clipped to the image.
-    public mutating func fillRect(x: Int, y: Int, width w: Int, height h: Int, color: [UInt8]) {
+    mutating func fillRect(x: Int, y: Int, width w: Int, height h: Int, color: [UInt8]) {
         let x0 = max(0, x), x1 = min(width, x + w)
         let y0 = max(0, y), y1 = min(height, y + h)
         guard x0 < x1, y0 < y1 else { return }
@@ -60,7 +60,7 @@ public struct RasterImage: Equatable, Sendable {
     /// channel counts must match. Parts falling outside this image are clipped.
     /// - Parameters:
     ///   - values: Row-major `height * width * channels` floats.
-    public mutating func paste(_ values: [Float], width w: Int, height h: Int, channels c: Int, atX x: Int, y: Int) {
+    mutating func paste(_ values: [Float], width w: Int, height h: Int, channels c: Int, atX x: Int, y: Int) {
         precondition(c == 1 || c == channels, "RasterImage: cannot paste \(c)-channel image into \(channels)-channel image")
         precondition(values.count == w * h * c, "RasterImage: expected \(w * h * c) values, got \(values.count)")
         for row in 0..<h {
@@ -80,7 +80,7 @@ public struct RasterImage: Equatable, Sendable {
     /// - Parameters:
     ///   - images: Each row-major `imageHeight * imageWidth * channels` floats in [0, 1].
     ///   - channels: 1 or 3; also the channel count of the result.
-    public static func grid(images: [[Float]], imageHeight: Int, imageWidth: Int, channels: Int,
+    static func grid(images: [[Float]], imageHeight: Int, imageWidth: Int, channels: Int,
                             columns: Int, padding: Int = 2, background: UInt8 = 255) -> RasterImage {
         precondition(columns > 0 && padding >= 0, "RasterImage.grid: columns must be > 0 and padding >= 0")
         let rows = max(1, (images.count + columns - 1) / columns)

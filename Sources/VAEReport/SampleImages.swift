@@ -21,7 +21,7 @@ public enum SampleImages {
 
     /// The book's 2-D manifold grid: each axis the prior's quantiles at `side` evenly spaced probabilities from
     /// 0.05 to 0.95. Row-major from the top left: z₁ grows to the right and z₂ upwards, as on the scatter plot.
-    public static func manifoldLatents(side: Int) -> [Float] {
+    static func manifoldLatents(side: Int) -> [Float] {
         let quantiles = (0..<side).map { Float(normalQuantile(0.05 + 0.9 * Double($0) / Double(max(side - 1, 1)))) }
         return (0..<side).flatMap { row in (0..<side).flatMap { column in [quantiles[column], quantiles[side - 1 - row]] } }
     }
@@ -37,7 +37,7 @@ public enum SampleImages {
 
     /// The standard normal quantile (inverse CDF) of p in (0, 1), by Acklam's rational approximation
     /// (relative error below 1.2e-9): one rational function for the centre, another in √(−2 log p) for the tails.
-    public static func normalQuantile(_ p: Double) -> Double {
+    static func normalQuantile(_ p: Double) -> Double {
         precondition(p > 0 && p < 1, "normal quantile of \(p), outside (0, 1)")
         let a = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
                  1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00]

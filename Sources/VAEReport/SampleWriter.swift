@@ -13,7 +13,7 @@ import VAEMath
 import VAESupport
 
 public final class SampleWriter {
-    public static let priorCount = 100, reconstructionCount = 10, scatterCount = 3000, manifoldSide = 15
+    static let priorCount = 100, reconstructionCount = 10, scatterCount = 3000, manifoldSide = 15
     private let config: TrainingConfig
     private let inference: Inference
     private let test: TestSet

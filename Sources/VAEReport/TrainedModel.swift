@@ -8,7 +8,7 @@ import VAEMath
 
 public struct TrainedModel {
     public let config: TrainingConfig
-    public let model: VariationalAutoencoder
+    let model: VariationalAutoencoder
     public let inference: Inference
 
     /// `path`: a checkpoint directory, OUT/checkpoints/step-NNNNNNNN or OUT/checkpoints/latest.
