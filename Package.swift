@@ -51,8 +51,14 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // What the test targets share: the package root, the built `vae`, temporary directories.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // The test targets that run the `vae` binary depend on it so that it is built first.
         .testTarget(name: "VAEMathTests", dependencies: ["VAEMath"]),
-        .testTarget(name: "VAETrainingTests", dependencies: ["VAETraining", "VAEReport", "VAECheckpoint", "VAEData", "VAEConfig", "VAESupport", "vae", "CZlib"]),
-        .testTarget(name: "VAECommunicationTests", dependencies: ["VAECommunication", "VAETraining", "VAEConfig", "vae"]),
+        .testTarget(name: "VAETrainingTests", dependencies: [
+            "TestSupport", "VAETraining", "VAEReport", "VAECheckpoint", "VAEData", "VAEConfig", "VAESupport", "VAECommunication", "VAEMath",
+            "CZlib", "vae",
+        ]),
+        .testTarget(name: "MultiRankEndToEndTests", dependencies: ["TestSupport", "vae"]),
     ]
 )

@@ -1,13 +1,7 @@
 // Runs `vae` under a real `mpirun` and reads what rank 0 wrote: the harness of the multi-rank tests.
 
 import Foundation
-
-let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-let defaultConfig = packageRoot.appendingPathComponent("configs/fashion-mnist.yaml").path
-
-/// The `vae` binary built beside the test bundle (VAE_BINARY overrides).
-let vaeBinary: String = ProcessInfo.processInfo.environment["VAE_BINARY"]
-    ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("vae").path
+import TestSupport
 
 struct JobOutcome {
     let status: Int32
@@ -72,12 +66,6 @@ func waitFor(_ path: String, limit: Double) throws {
 func mpirunTrain(ranks: Int, mpiOptions: [String] = [], _ arguments: [String], environment: [String: String] = [:]) throws -> JobOutcome {
     try runJob(["mpirun", "-np", "\(ranks)", "--oversubscribe", "--bind-to", "none"] + mpiOptions
                + [vaeBinary, "train", "--config", defaultConfig] + arguments, environment: environment)
-}
-
-func temporaryDirectory() -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("vae-mpi-\(UUID().uuidString)").path
-    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
 }
 
 /// The per-interval losses rank 0 wrote to DIR/metrics.jsonl.

@@ -3,6 +3,7 @@
 // one line and exit status 2; and the importance-weighted log-likelihood behaves as its bound says.
 
 import Foundation
+import TestSupport
 import Testing
 import VAEData
 import VAEReport
@@ -13,7 +14,7 @@ let trainedRun: (out: String, checkpoint: String, data: String) = {
     let directory = temporaryDirectory()
     let test = smallTestSet(in: directory)
     let out = directory.appendingPathComponent("run").path
-    let outcome = try! runVAE(["train", "--config", packageRoot.appendingPathComponent("configs/fashion-mnist.yaml").path,
+    let outcome = try! runVAE(["train", "--config", defaultConfig,
                                "--set", "data.limit=640", "--set", "training.epochs=2", "--set", "data.test=\(test.images)",
                                "--set", "data.test_labels=\(test.labels)", "--out", out])
     precondition(outcome.status == 0, "training the fixture failed: \(outcome.stderr)")

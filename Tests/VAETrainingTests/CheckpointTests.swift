@@ -2,6 +2,7 @@
 // checkpoint can be wrong: corrupt, truncated, missing a file, another architecture, an unknown format.
 
 import Foundation
+import TestSupport
 import Testing
 import VAECheckpoint
 import VAEConfig

@@ -2,11 +2,8 @@
 // trap or a stack trace; a tiny real run succeeds.
 
 import Foundation
+import TestSupport
 import Testing
-
-/// The `vae` binary built beside the test bundle (VAE_BINARY overrides).
-let vaeBinary: String = ProcessInfo.processInfo.environment["VAE_BINARY"]
-    ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("vae").path
 
 struct Outcome {
     let status: Int32
@@ -31,7 +28,7 @@ func runVAE(_ arguments: [String]) throws -> Outcome {
 
 @Suite struct CommandLineTests {
     let directory = temporaryDirectory()
-    let config = packageRoot.appendingPathComponent("configs/fashion-mnist.yaml").path
+    let config = defaultConfig
 
     func expectOneLineError(_ arguments: [String], mentioning fragments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
         let outcome = try runVAE(arguments)

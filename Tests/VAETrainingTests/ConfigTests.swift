@@ -2,6 +2,7 @@
 // errors naming the key path; --set overrides reach any key.
 
 import Foundation
+import TestSupport
 import Testing
 import VAEConfig
 import VAEMath
@@ -17,7 +18,7 @@ import VAETraining
     }
 
     @Test func shippedConfigIsTheBooksDigitsRun() throws {
-        let config = try TrainingConfig.load(path: packageRoot.appendingPathComponent("configs/fashion-mnist.yaml").path)
+        let config = try TrainingConfig.load(path: defaultConfig)
         #expect(config.model == .gdlDigits)
         #expect(config.training.batchSize == 32 && config.training.learningRate == 0.0005)
         #expect(config.training.rLossFactor == 1000 && config.training.epochs == 200)

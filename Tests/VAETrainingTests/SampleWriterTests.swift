@@ -3,6 +3,7 @@
 // lines that parse, with steps that increase.
 
 import Foundation
+import TestSupport
 import Testing
 import VAEConfig
 import VAETraining
