@@ -51,7 +51,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        // What the test targets share: the package root, the built `vae`, temporary directories.
+        // What the test targets share: the package root, the built `vae`, temporary directories, the process runner.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         // The test targets that run the `vae` binary depend on it so that it is built first.
         .testTarget(name: "VAEMathTests", dependencies: ["VAEMath"]),

@@ -3,54 +3,17 @@
 import Foundation
 import TestSupport
 
-struct JobOutcome {
-    let status: Int32
-    let stdout: String
-    let stderr: String
-    let seconds: Double
+/// What every job here runs with: Open MPI allowed to run as root, and one GEMM thread per rank, since
+/// bit-exactness across rank counts needs the same GEMM threads.
+let mpiEnvironment = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OPENBLAS_NUM_THREADS": "1"]
+
+/// Starts `command` in the background with `mpiEnvironment` plus `environment`.
+func startJob(_ command: [String], environment: [String: String] = [:]) throws -> RunningProcess {
+    try startProcess(command, environment: mpiEnvironment.merging(environment) { $1 })
 }
 
-/// A job started in the background; `finish()` waits for it and collects its output.
-struct RunningJob {
-    let process: Process
-    let stdout: Pipe
-    let stderr: Pipe
-    let start = Date()
-
-    func finish() -> JobOutcome {
-        // Drain stderr concurrently: a chatty job must not block on a full pipe.
-        nonisolated(unsafe) var errors = Data()
-        let drained = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async { errors = stderr.fileHandleForReading.readDataToEndOfFile(); drained.signal() }
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        drained.wait()
-        process.waitUntilExit()
-        return JobOutcome(status: process.terminationStatus, stdout: String(decoding: output, as: UTF8.self),
-                          stderr: String(decoding: errors, as: UTF8.self), seconds: Date().timeIntervalSince(start))
-    }
-}
-
-/// Starts `command` with a hard time limit, so a hung job fails the test instead of stalling the suite.
-func startJob(_ command: [String], environment extra: [String: String] = [:], limit: Int = 180) throws -> RunningJob {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-    process.arguments = ["--signal=KILL", "\(limit)"] + command
-    process.currentDirectoryURL = packageRoot
-    var environment = ProcessInfo.processInfo.environment
-    environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
-    environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
-    environment["OPENBLAS_NUM_THREADS"] = "1"  // bit-exactness across rank counts needs the same GEMM threads
-    environment.merge(extra) { $1 }
-    process.environment = environment
-    let job = RunningJob(process: process, stdout: Pipe(), stderr: Pipe())
-    process.standardOutput = job.stdout
-    process.standardError = job.stderr
-    try process.run()
-    return job
-}
-
-func runJob(_ command: [String], environment: [String: String] = [:], limit: Int = 180) throws -> JobOutcome {
-    try startJob(command, environment: environment, limit: limit).finish()
+func runJob(_ command: [String], environment: [String: String] = [:]) throws -> ProcessOutcome {
+    try startJob(command, environment: environment).finish()
 }
 
 /// Polls until `path` exists.
@@ -63,7 +26,7 @@ func waitFor(_ path: String, limit: Double) throws {
 }
 
 /// `mpirun -np N [options] vae train --config … [arguments]`.
-func mpirunTrain(ranks: Int, mpiOptions: [String] = [], _ arguments: [String], environment: [String: String] = [:]) throws -> JobOutcome {
+func mpirunTrain(ranks: Int, mpiOptions: [String] = [], _ arguments: [String], environment: [String: String] = [:]) throws -> ProcessOutcome {
     try runJob(["mpirun", "-np", "\(ranks)", "--oversubscribe", "--bind-to", "none"] + mpiOptions
                + [vaeBinary, "train", "--config", defaultConfig] + arguments, environment: environment)
 }

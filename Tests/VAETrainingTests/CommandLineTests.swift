@@ -5,27 +5,6 @@ import Foundation
 import TestSupport
 import Testing
 
-struct Outcome {
-    let status: Int32
-    let stdout: String
-    let stderr: String
-}
-
-func runVAE(_ arguments: [String]) throws -> Outcome {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: vaeBinary)
-    process.arguments = arguments
-    process.currentDirectoryURL = packageRoot
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                   stderr: String(decoding: stderr, as: UTF8.self))
-}
-
 @Suite struct CommandLineTests {
     let directory = temporaryDirectory()
     let config = defaultConfig

@@ -15,11 +15,7 @@ func write(_ bytes: [UInt8], to url: URL) -> String {
 
 /// gzip-compresses with the system's gzip, as the data sets are shipped.
 func gzip(_ path: String) -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/gzip")
-    process.arguments = ["-kf", path]
-    try! process.run()
-    process.waitUntilExit()
+    _ = try! runProcess(["/bin/gzip", "-kf", path])
     return path + ".gz"
 }
 
