@@ -103,7 +103,8 @@ import Testing
 /// Two "hosts": each rank in its own network namespace, joined by veth and a bridge, TCP only
 /// (launch/two-hosts.sh creates and always removes them; it needs root).
 @Suite(.serialized) struct TwoHostTests {
-    @Test func twoHostsOverTCPTrainTheSameTrajectoryAsOneRank() throws {
+    @Test(.enabled(if: geteuid() == 0, "needs root: launch/two-hosts.sh creates network namespaces, veth links and a bridge with ip"))
+    func twoHostsOverTCPTrainTheSameTrajectoryAsOneRank() throws {
         let single = temporaryDirectory().path, hosts = temporaryDirectory().path
         let steps = ["--set", "data.limit=1600", "--set", "training.epochs=1", "--set", "training.log_every_steps=1"]
         #expect(try mpirunTrain(ranks: 1, steps + ["--out", single]).status == 0)
