@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import Foundation
+import Synchronization
 import VAECheckpoint
 import VAECommunication
 import VAEConfig
@@ -13,18 +14,15 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a VAE from a YAML config, on one process or as every rank of `mpirun -np N vae train …`.")
 
-    @Option(help: "The YAML config file.")
-    var config: String
-
-    @Option(name: .customLong("set"), help: "Override a config value: key.path=value (repeatable).")
-    var overrides: [String] = []
+    @OptionGroup var settings: ConfigOptions
 
     @Option(help: "The run's output directory (overrides output.dir).")
     var out: String?
 
-    @Option(help: ArgumentHelp("Resume: alone, from the newest valid checkpoint under the output directory; with PATH, from that checkpoint directory.",
+    @Option(defaultAsFlag: ResumePoint.newest, parsing: .next,
+            help: ArgumentHelp("Resume: alone, from the newest valid checkpoint under the output directory; with PATH, from that checkpoint directory.",
                                valueName: "PATH"))
-    var resume: String?
+    var resume: ResumePoint? = nil
 
     func run() throws {
         let communicator = try joinRanks()
@@ -33,20 +31,67 @@ struct Train: ParsableCommand {
         let live = !MPICommunicator.launchedByMPI && isatty(STDOUT_FILENO) != 0 ? LiveProgress { FileHandle.standardOutput.write(Data($0.utf8)) } : nil
         try reportingErrors(communicator) {
             defer { live?.clear() }  // an error line starts clean
-            var settings = try TrainingConfig.load(path: config, overrides: overrides)
-            if let out { settings.output.directory = out }
-            try checkConvolutionBackend()
+            var config = try settings.load()
+            if let out { config.output.directory = out }
             setMathThreads(localRanks: communicator.localSize)
-            let trainer = try Trainer(config: settings, communicator: communicator)
-            trainer.injectedFailure = try injectedFailure()
+            let trainer = try Trainer(config: config, communicator: communicator)
             trainer.stopSignal = StopSignals.install()
             trainer.liveProgress = live
-            let checkpoint = communicator.rank == 0 ? try resume.map { try loadCheckpoint($0, runDirectory: settings.output.directory) } : nil
+            let checkpoint = communicator.rank == 0 ? try resume.map { try $0.load(runDirectory: config.output.directory) } : nil
             if case .stopped(let signal) = try trainer.run(resumingFrom: checkpoint, log: { live?.clear(); printLine($0) }) {
                 throw ExitCode(128 + signal)  // the shell's convention for "ended by signal N"
             }
         }
     }
+}
+
+/// Where `--resume` starts from.
+enum ResumePoint: ExpressibleByArgument, CustomStringConvertible {
+    /// The newest checkpoint under the output directory that verifies; skipped ones are warned about.
+    case newest
+    case checkpoint(path: String)
+
+    init?(argument: String) { self = .checkpoint(path: argument) }
+
+    var description: String {
+        switch self {
+        case .newest: "the newest valid checkpoint"
+        case .checkpoint(let path): path
+        }
+    }
+
+    func load(runDirectory: String) throws -> LoadedCheckpoint {
+        switch self {
+        case .checkpoint(let path): return try Checkpoint.read(path)
+        case .newest: return try Checkpoint.newestValid(runDirectory: runDirectory) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        }
+    }
+}
+
+/// The config file and its overrides, as `train` and `bench` take them; VAE_CONV_BACKEND overrides
+/// training.conv_backend for this run.
+struct ConfigOptions: ParsableArguments {
+    @Option(help: "The YAML config file.")
+    var config = "configs/fashion-mnist.yaml"
+
+    @Option(name: .customLong("set"), help: "Override a config value: key.path=value (repeatable).")
+    var overrides: [String] = []
+
+    func load() throws -> TrainingConfig {
+        var settings = try TrainingConfig.load(path: config, overrides: overrides)
+        settings.training.convBackend = try convolutionBackend(default: settings.training.convBackend)
+        return settings
+    }
+}
+
+/// VAE_CONV_BACKEND when set (it must name a backend), else `fallback`.
+func convolutionBackend(default fallback: ConvolutionBackend) throws -> ConvolutionBackend {
+    let name = "VAE_CONV_BACKEND"
+    guard let value = ProcessInfo.processInfo.environment[name] else { return fallback }
+    guard let backend = ConvolutionBackend(rawValue: value) else {
+        throw VAEError("\(name)=\(value): expected one of \(ConvolutionBackend.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    return backend
 }
 
 /// MPI when started by an MPI launcher, otherwise the single-process world.
@@ -66,40 +111,15 @@ func setMathThreads(localRanks: Int) {
     Kernels.setThreadCount(chosen ?? max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, localRanks)))
 }
 
-/// VAE_CONV_BACKEND, when set, must name a backend (the layers read it themselves).
-func checkConvolutionBackend() throws {
-    let name = ConvolutionBackend.environmentVariable
-    guard let value = ProcessInfo.processInfo.environment[name], ConvolutionBackend(rawValue: value) == nil else { return }
-    let known = ConvolutionBackend.allCases.map(\.rawValue).joined(separator: ", ")
-    throw VAEError("\(name)=\(value): expected one of \(known)")
-}
-
-/// VAE_FAIL_AT_STEP=RANK:STEP makes that rank throw at that global step: a test switch for failure handling.
-func injectedFailure() throws -> (rank: Int, step: Int)? {
-    guard let value = ProcessInfo.processInfo.environment["VAE_FAIL_AT_STEP"] else { return nil }
-    let parts = value.split(separator: ":").compactMap { Int($0) }
-    guard parts.count == 2 else { throw VAEError("VAE_FAIL_AT_STEP=\(value): expected RANK:STEP") }
-    return (parts[0], parts[1])
-}
-
-/// `--resume` alone arrives as `Train.newestCheckpoint`: the newest valid one, skipping (with a warning) any that fail.
-func loadCheckpoint(_ resume: String, runDirectory: String) throws -> LoadedCheckpoint {
-    guard resume == Train.newestCheckpoint else { return try Checkpoint.read(resume) }
-    return try Checkpoint.newestValid(runDirectory: runDirectory) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
-}
-
-extension Train {
-    static let newestCheckpoint = "<newest>"
-}
+/// The last SIGTERM or SIGINT received; an atomic, so the handler may set it while the loop reads it.
+private let receivedSignal = Atomic<Int32>(0)
 
 /// SIGTERM (Slurm's preemption and time limit) and SIGINT set a flag the trainer polls at each step.
 enum StopSignals {
-    nonisolated(unsafe) private static var received: Int32 = 0
-
     static func install() -> () -> Int32 {
         for signal in [SIGTERM, SIGINT] {
-            _ = Glibc.signal(signal) { StopSignals.received = $0 }
+            _ = Glibc.signal(signal) { receivedSignal.store($0, ordering: .relaxed) }
         }
-        return { StopSignals.received }
+        return { receivedSignal.load(ordering: .relaxed) }
     }
 }
