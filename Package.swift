@@ -45,14 +45,17 @@ let package = Package(
         .target(name: "VAETraining", dependencies: [
             "VAEMath", "VAECommunication", "VAESupport", "VAEConfig", "VAEData", "VAECheckpoint", "VAEReport",
         ]),
-        // The thin CLI.
-        .executableTarget(name: "vae", dependencies: [
+        // The thin CLI: its commands as a library, and `vae`, the binary that runs them.
+        .target(name: "VAECommandLine", dependencies: [
             "VAETraining", "VAEReport", "VAECheckpoint", "VAEData", "VAEConfig", "VAESupport", "VAECommunication", "VAEMath", "CBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "vae", dependencies: ["VAECommandLine"]),
+        // Tests only: `vae` with a communicator that fails on cue, for the failure-handling tests under mpirun.
+        .executableTarget(name: "vae-fault-injection", dependencies: ["VAECommandLine", "VAECommunication"], path: "Tests/FaultInjection"),
 
         .testTarget(name: "VAEMathTests", dependencies: ["VAEMath"]),
         .testTarget(name: "VAETrainingTests", dependencies: ["VAETraining", "VAEReport", "VAECheckpoint", "VAEData", "VAEConfig", "VAESupport", "vae", "CZlib"]),
-        .testTarget(name: "VAECommunicationTests", dependencies: ["VAECommunication", "VAETraining", "VAEConfig", "vae"]),
+        .testTarget(name: "VAECommunicationTests", dependencies: ["VAECommunication", "VAETraining", "VAEConfig", "vae", "vae-fault-injection"]),
     ]
 )

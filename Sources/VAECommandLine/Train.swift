@@ -94,10 +94,16 @@ func convolutionBackend(default fallback: ConvolutionBackend) throws -> Convolut
     return backend
 }
 
+/// How the commands join their ranks.
+public enum Ranks {
+    /// Wraps every command's communicator: the identity in `vae`; tests put a fault-injecting one here.
+    @TaskLocal public static var wrapping: @Sendable (Communicator) -> Communicator = { $0 }
+}
+
 /// MPI when started by an MPI launcher, otherwise the single-process world.
 func joinRanks() throws -> Communicator {
-    guard MPICommunicator.launchedByMPI else { return SingleProcessCommunicator() }
-    do { return try MPICommunicator() } catch let error as CommunicationError {
+    guard MPICommunicator.launchedByMPI else { return Ranks.wrapping(SingleProcessCommunicator()) }
+    do { return Ranks.wrapping(try MPICommunicator()) } catch let error as CommunicationError {
         FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
         throw ExitCode(2)
     }

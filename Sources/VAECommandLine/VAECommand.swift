@@ -7,16 +7,17 @@ import Foundation
 import VAECommunication
 import VAESupport
 
-@main
-struct VAECommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct VAECommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "vae",
         abstract: "Train the GDL_code convolutional VAE, in Swift.",
         subcommands: [Train.self, Sample.self, Reconstruct.self, Interpolate.self, Eval.self, Bench.self])
 
     /// Usage errors (an unknown option, a missing or invalid value, a failed `validate()`) print one line and
     /// exit 64 (EX_USAGE); errors in the input (config, data, checkpoints) exit 2, see `reportingErrors`.
-    static func main() {
+    public init() {}
+
+    public static func main() {
         let command: ParsableCommand
         do { command = try parseAsRoot() } catch {
             let code = exitCode(for: error)
