@@ -45,11 +45,14 @@ let package = Package(
         .target(name: "VAETraining", dependencies: [
             "VAEMath", "VAECommunication", "VAESupport", "VAEConfig", "VAEData", "VAECheckpoint", "VAEReport",
         ]),
-        // The thin CLI.
-        .executableTarget(name: "vae", dependencies: [
+        // The thin CLI: its commands as a library, and `vae`, the binary that runs them.
+        .target(name: "VAECommandLine", dependencies: [
             "VAETraining", "VAEReport", "VAECheckpoint", "VAEData", "VAEConfig", "VAESupport", "VAECommunication", "VAEMath", "CBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "vae", dependencies: ["VAECommandLine"]),
+        // Tests only: `vae` with a communicator that fails on cue, for the failure-handling tests under mpirun.
+        .executableTarget(name: "vae-fault-injection", dependencies: ["VAECommandLine", "VAECommunication"], path: "Tests/FaultInjection"),
 
         // What the test targets share: the package root, the built `vae`, temporary directories, the process runner.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
@@ -59,6 +62,6 @@ let package = Package(
             "TestSupport", "VAETraining", "VAEReport", "VAECheckpoint", "VAEData", "VAEConfig", "VAESupport", "VAECommunication", "VAEMath",
             "CZlib", "vae",
         ]),
-        .testTarget(name: "MultiRankEndToEndTests", dependencies: ["TestSupport", "vae"]),
+        .testTarget(name: "MultiRankEndToEndTests", dependencies: ["TestSupport", "vae", "vae-fault-injection"]),
     ]
 )

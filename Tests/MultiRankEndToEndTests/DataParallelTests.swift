@@ -66,10 +66,10 @@ import Testing
 
     @Test func aFailingRankEndsTheJobNamingIt() throws {
         let outcome = try mpirunTrain(ranks: 2, fiftySteps + ["--out", temporaryDirectory().path],
-                                      environment: ["VAE_FAIL_AT_STEP": "1:5"])
+                                      environment: ["VAE_FAIL_AT_ALLREDUCE": "1:5"], binary: faultInjectionBinary)
         #expect(outcome.status != 0)
         #expect(outcome.seconds < 30, "took \(outcome.seconds) s")
-        #expect(outcome.stderr.contains("error: rank 1 of 2: injected failure at step 5"), "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("error: rank 1 of 2: injected failure in allreduce 5"), "\(outcome.stderr)")
     }
 
     @Test func aKilledRankEndsTheJob() throws {

@@ -25,10 +25,14 @@ func waitFor(_ path: String, limit: Double) throws {
     }
 }
 
+/// The test-only `vae` whose communicator fails on cue (Tests/FaultInjection), built beside `vae`.
+let faultInjectionBinary = URL(fileURLWithPath: vaeBinary).deletingLastPathComponent().appendingPathComponent("vae-fault-injection").path
+
 /// `mpirun -np N [options] vae train --config … [arguments]`.
-func mpirunTrain(ranks: Int, mpiOptions: [String] = [], _ arguments: [String], environment: [String: String] = [:]) throws -> ProcessOutcome {
+func mpirunTrain(ranks: Int, mpiOptions: [String] = [], _ arguments: [String], environment: [String: String] = [:],
+                 binary: String = vaeBinary) throws -> ProcessOutcome {
     try runJob(["mpirun", "-np", "\(ranks)", "--oversubscribe", "--bind-to", "none"] + mpiOptions
-               + [vaeBinary, "train", "--config", defaultConfig] + arguments, environment: environment)
+               + [binary, "train", "--config", defaultConfig] + arguments, environment: environment)
 }
 
 /// The per-interval losses rank 0 wrote to DIR/metrics.jsonl.

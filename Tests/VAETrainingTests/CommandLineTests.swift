@@ -9,9 +9,11 @@ import Testing
     let directory = temporaryDirectory()
     let config = defaultConfig
 
-    func expectOneLineError(_ arguments: [String], mentioning fragments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
+    /// Exit status 2 for bad input, 64 for a wrong command line.
+    func expectOneLineError(_ arguments: [String], mentioning fragments: [String], status: Int32 = 2,
+                            sourceLocation: SourceLocation = #_sourceLocation) throws {
         let outcome = try runVAE(arguments)
-        #expect(outcome.status == 2, "exit status \(outcome.status), stderr: \(outcome.stderr)", sourceLocation: sourceLocation)
+        #expect(outcome.status == status, "exit status \(outcome.status), stderr: \(outcome.stderr)", sourceLocation: sourceLocation)
         let lines = outcome.stderr.split(separator: "\n")
         #expect(lines.count == 1 && lines[0].hasPrefix("error: "), "stderr: \(outcome.stderr)", sourceLocation: sourceLocation)
         for fragment in fragments {
@@ -32,6 +34,12 @@ import Testing
         try expectOneLineError(["train", "--config", config, "--set", "data.train=\(truncated)"], mentioning: [truncated, "truncated"])
         let text = write(Array("not images".utf8), to: directory.appendingPathComponent("text.idx"))
         try expectOneLineError(["train", "--config", config, "--set", "data.train=\(text)"], mentioning: [text, "not an IDX file"])
+    }
+
+    @Test func usageErrors() throws {
+        try expectOneLineError(["train", "--config", config, "--no-such-option"], mentioning: ["--no-such-option"], status: 64)
+        try expectOneLineError(["bench", "--steps", "0"], mentioning: ["--steps 0"], status: 64)
+        try expectOneLineError(["sample", "--out", "x.png"], mentioning: ["--checkpoint"], status: 64)
     }
 
     @Test func tinyRunPrintsEpochLines() throws {
