@@ -166,7 +166,6 @@ public final class Trainer {
                                          seconds: epochMeter.started.secondsElapsed,
                                          allreduceMilliseconds: communicator.size > 1 ? epochMeter.allreduceMilliseconds(now: allreduceSeconds) : nil)
                 metrics?.record(report, step: done)
-                liveProgress?.clear()
                 say(report.line)
                 reports.append(report)
             }
