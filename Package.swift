@@ -45,14 +45,23 @@ let package = Package(
         .target(name: "VAETraining", dependencies: [
             "VAEMath", "VAECommunication", "VAESupport", "VAEConfig", "VAEData", "VAECheckpoint", "VAEReport",
         ]),
-        // The thin CLI.
-        .executableTarget(name: "vae", dependencies: [
+        // The thin CLI: its commands as a library, and `vae`, the binary that runs them.
+        .target(name: "VAECommandLine", dependencies: [
             "VAETraining", "VAEReport", "VAECheckpoint", "VAEData", "VAEConfig", "VAESupport", "VAECommunication", "VAEMath", "CBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "vae", dependencies: ["VAECommandLine"]),
+        // Tests only: `vae` with a communicator that fails on cue, for the failure-handling tests under mpirun.
+        .executableTarget(name: "vae-fault-injection", dependencies: ["VAECommandLine", "VAECommunication"], path: "Tests/FaultInjection"),
 
+        // What the test targets share: the package root, the built `vae`, temporary directories, the process runner.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // The test targets that run the `vae` binary depend on it so that it is built first.
         .testTarget(name: "VAEMathTests", dependencies: ["VAEMath"]),
-        .testTarget(name: "VAETrainingTests", dependencies: ["VAETraining", "VAEReport", "VAECheckpoint", "VAEData", "VAEConfig", "VAESupport", "vae", "CZlib"]),
-        .testTarget(name: "VAECommunicationTests", dependencies: ["VAECommunication", "VAETraining", "VAEConfig", "vae"]),
+        .testTarget(name: "VAETrainingTests", dependencies: [
+            "TestSupport", "VAETraining", "VAEReport", "VAECheckpoint", "VAEData", "VAEConfig", "VAESupport", "VAECommunication", "VAEMath",
+            "CZlib", "vae",
+        ]),
+        .testTarget(name: "MultiRankEndToEndTests", dependencies: ["TestSupport", "vae", "vae-fault-injection"]),
     ]
 )

@@ -12,7 +12,8 @@ import VAEMath
 import VAESupport
 
 public struct CheckpointState: Codable, Equatable, Sendable {
-    public static let currentFormatVersion = 1
+    /// 2: snake_case keys, the config as its YAML reads; 1 (read only): camelCase keys.
+    public static let currentFormatVersion = 2
 
     public var formatVersion = CheckpointState.currentFormatVersion
     /// Optimizer steps completed.
@@ -27,6 +28,11 @@ public struct CheckpointState: Codable, Equatable, Sendable {
     public var config: TrainingConfig
     /// SHA-256 of each file of the checkpoint, by file name.
     public var checksums: [String: String]
+
+    enum CodingKeys: String, CodingKey {
+        case formatVersion = "format_version", step, epoch, stepInEpoch = "step_in_epoch", seed, worldSize = "world_size"
+        case globalBatch = "global_batch", learningRate = "learning_rate", config, checksums
+    }
 
     public init(step: Int, epoch: Int, stepInEpoch: Int, seed: Int, worldSize: Int, globalBatch: Int, learningRate: Float,
                 config: TrainingConfig, checksums: [String: String] = [:]) {
@@ -75,11 +81,9 @@ public enum Checkpoint {
         let optimizerBytes = try optimizerFile(model: model, optimizer: optimizer).encoded()
         var state = progress
         state.checksums = [modelFile: sha256Hex(modelBytes), optimizerFile: sha256Hex(optimizerBytes)]
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try DurableFiles.write(modelBytes, to: temporary + "/" + modelFile)
         try DurableFiles.write(optimizerBytes, to: temporary + "/" + optimizerFile)
-        try DurableFiles.write(Array(try encoder.encode(state)), to: temporary + "/" + stateFile)
+        try DurableFiles.write(Array(try JSON.pretty(state)), to: temporary + "/" + stateFile)
         try DurableFiles.syncDirectory(temporary)
         try? FileManager.default.removeItem(atPath: final)  // a same-step checkpoint from an earlier attempt
         guard rename(temporary, final) == 0 else {
@@ -114,13 +118,7 @@ public enum Checkpoint {
         let statePath = path + "/" + stateFile
         let stateBytes = try DurableFiles.read(statePath)
         let state: CheckpointState
-        do {
-            if let version = (try JSONSerialization.jsonObject(with: Data(stateBytes)) as? [String: Any])?["formatVersion"] as? Int,
-               version != CheckpointState.currentFormatVersion {
-                throw VAEError("\(statePath): checkpoint format version \(version) is not supported (this build reads version \(CheckpointState.currentFormatVersion))")
-            }
-            state = try JSONDecoder().decode(CheckpointState.self, from: Data(stateBytes))
-        } catch let error as VAEError { throw error } catch {
+        do { state = try CheckpointState.decode(Data(stateBytes), path: statePath) } catch let error as VAEError { throw error } catch {
             throw VAEError("\(statePath): not a valid checkpoint state file (\(error.localizedDescription))")
         }
         func verified(_ name: String) throws -> SafetensorsFile {

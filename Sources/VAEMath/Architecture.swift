@@ -1,6 +1,6 @@
 // Architecture: the shape of the GDL_code convolutional VAE, as plain numbers the config fills in.
 
-public struct ConvSpec: Sendable, Equatable, Codable {
+public struct ConvSpec: Sendable, Equatable {
     public var filters: Int
     public var kernel: Int
     public var stride: Int
@@ -12,7 +12,7 @@ public struct ConvSpec: Sendable, Equatable, Codable {
     }
 }
 
-public struct Architecture: Sendable, Equatable, Codable {
+public struct Architecture: Sendable, Equatable {
     public var inputHeight: Int
     public var inputWidth: Int
     public var inputChannels: Int
@@ -81,5 +81,42 @@ public struct Architecture: Sendable, Equatable, Codable {
             c = layer.filters
         }
         return total
+    }
+}
+
+/// Written as the config's YAML writes it: `input_shape`, and each conv stack as `filters`, `kernels` and `strides`.
+extension Architecture: Codable {
+    private enum CodingKeys: String, CodingKey {
+        case inputShape = "input_shape", encoder, decoder, zDim = "z_dim", useBatchNorm = "use_batch_norm"
+        case useDropout = "use_dropout", dropoutRate = "dropout_rate"
+    }
+
+    private struct Stack: Codable {
+        var filters, kernels, strides: [Int]
+        init(_ layers: [ConvSpec]) { (filters, kernels, strides) = (layers.map(\.filters), layers.map(\.kernel), layers.map(\.stride)) }
+        var layers: [ConvSpec] { zip(filters, zip(kernels, strides)).map { ConvSpec(filters: $0, kernel: $1.0, stride: $1.1) } }
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let shape = try c.decode([Int].self, forKey: .inputShape)
+        guard shape.count == 3 else {
+            throw DecodingError.dataCorruptedError(forKey: .inputShape, in: c, debugDescription: "expected [height, width, channels]")
+        }
+        self.init(inputHeight: shape[0], inputWidth: shape[1], inputChannels: shape[2],
+                  encoder: try c.decode(Stack.self, forKey: .encoder).layers, decoder: try c.decode(Stack.self, forKey: .decoder).layers,
+                  zDim: try c.decode(Int.self, forKey: .zDim), useBatchNorm: try c.decode(Bool.self, forKey: .useBatchNorm),
+                  useDropout: try c.decode(Bool.self, forKey: .useDropout), dropoutRate: try c.decode(Float.self, forKey: .dropoutRate))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode([inputHeight, inputWidth, inputChannels], forKey: .inputShape)
+        try c.encode(Stack(self.encoder), forKey: .encoder)
+        try c.encode(Stack(decoder), forKey: .decoder)
+        try c.encode(zDim, forKey: .zDim)
+        try c.encode(useBatchNorm, forKey: .useBatchNorm)
+        try c.encode(useDropout, forKey: .useDropout)
+        try c.encode(dropoutRate, forKey: .dropoutRate)
     }
 }

@@ -1,7 +1,7 @@
 // BatchNorm over the channel (last) axis, Keras defaults: momentum 0.99, ε 0.001.
 // Training: statistics of the batch (mean μ, biased variance σ², over the M = N·H·W rows):
 //   x̂ = (x − μ) / √(σ² + ε);  y = γ·x̂ + β
-//   μ and σ² are added to the store's batch statistics; once per step the trainer moves the running
+//   μ and σ² are added into the store's batch-statistic slots; once per step the trainer moves the running
 //   averages towards their mean over the step's batches: running ← momentum·running + (1 − momentum)·mean
 //   backward: ∂γ += Σ ∂y·x̂;  ∂β += Σ ∂y;  ∂x = γ/(M·√(σ²+ε)) · (M·∂y − Σ∂y − x̂·Σ(∂y·x̂))
 // Inference: the running statistics instead of the batch's.
@@ -13,7 +13,7 @@ public final class BatchNorm: Layer {
     public let momentum: Float = 0.99
     public let epsilon: Float = 0.001
     private let store: ParameterStore
-    private let gamma, beta, runningMean, runningVariance: ParameterSlot
+    private let gamma, beta, runningMean, runningVariance, batchMean, batchVariance: ParameterSlot
     private let normalized, output, inputGradient: Tensor
     private var mean, inverseStd, sumGradient, sumGradientNormalized: [Float]
 
@@ -22,8 +22,12 @@ public final class BatchNorm: Layer {
         self.store = store
         gamma = store.declare("\(name).gamma", shape: [channels], initializer: .ones)
         beta = store.declare("\(name).beta", shape: [channels], initializer: .zeros)
-        runningMean = store.declare("\(name).moving_mean", shape: [channels], initializer: .zeros, trainable: false, momentum: momentum)
-        runningVariance = store.declare("\(name).moving_variance", shape: [channels], initializer: .ones, trainable: false, momentum: momentum)
+        batchMean = store.declare("\(name).batch_mean", shape: [channels], buffer: .statistics)
+        batchVariance = store.declare("\(name).batch_variance", shape: [channels], buffer: .statistics)
+        runningMean = store.declare("\(name).moving_mean", shape: [channels], initializer: .zeros, buffer: .state,
+                                    runningAverage: .init(of: batchMean, momentum: momentum))
+        runningVariance = store.declare("\(name).moving_variance", shape: [channels], initializer: .ones, buffer: .state,
+                                        runningAverage: .init(of: batchVariance, momentum: momentum))
         normalized = Tensor(batch: 0, itemShape: shape)
         output = Tensor(batch: 0, itemShape: shape)
         inputGradient = Tensor(batch: 0, itemShape: shape)
@@ -36,10 +40,10 @@ public final class BatchNorm: Layer {
         normalized.resize(batch: input.batch)
         output.resize(batch: input.batch)
         let x = input.pointer, xhat = normalized.pointer, y = output.pointer
-        let g = store.values + gamma.offset, b = store.values + beta.offset
-        let rm = store.state + runningMean.offset, rv = store.state + runningVariance.offset
+        let g = store.pointer(gamma), b = store.pointer(beta)
+        let rm = store.pointer(runningMean), rv = store.pointer(runningVariance)
         if context.training {
-            let batchMean = store.batchStatistics + runningMean.offset, batchVariance = store.batchStatistics + runningVariance.offset
+            let batchMean = store.pointer(batchMean), batchVariance = store.pointer(batchVariance)
             mean.withUnsafeMutableBufferPointer { mu in
                 inverseStd.withUnsafeMutableBufferPointer { inv in
                     mu.update(repeating: 0)
@@ -80,8 +84,8 @@ public final class BatchNorm: Layer {
         let rows = outputGradient.count / channels, c = channels
         inputGradient.resize(batch: outputGradient.batch)
         let dy = outputGradient.pointer, xhat = normalized.pointer, dx = inputGradient.pointer
-        let g = store.values + gamma.offset
-        let dg = store.gradients + gamma.offset, db = store.gradients + beta.offset
+        let g = store.pointer(gamma)
+        let dg = store.gradient(gamma), db = store.gradient(beta)
         sumGradient.withUnsafeMutableBufferPointer { s in
             sumGradientNormalized.withUnsafeMutableBufferPointer { sx in
                 inverseStd.withUnsafeBufferPointer { inv in

@@ -34,19 +34,19 @@ public final class Conv2D: Layer {
         let n = input.batch
         assert(input.itemCount == geometry.inputHeight * geometry.inputWidth * inputChannels)
         output.resize(batch: n)
-        kernel.forward(input.pointer, weights: store.values + weight.offset, into: output.pointer, batch: n)
-        Kernels.addBias(store.values + bias.offset, to: output.pointer, rows: pixels(n), columns: outputChannels)
+        kernel.forward(input.pointer, weights: store.pointer(weight), into: output.pointer, batch: n)
+        Kernels.addBias(store.pointer(bias), to: output.pointer, rows: pixels(n), columns: outputChannels)
         return output
     }
 
     public func backward(_ outputGradient: Tensor, _ context: StepContext) -> Tensor {
         let n = outputGradient.batch
-        kernel.accumulateWeightGradient(outputGradient.pointer, into: store.gradients + weight.offset, batch: n)
+        kernel.accumulateWeightGradient(outputGradient.pointer, into: store.gradient(weight), batch: n)
         Kernels.accumulateColumnSums(outputGradient.pointer, rows: pixels(n), columns: outputChannels,
-                                     into: store.gradients + bias.offset)
+                                     into: store.gradient(bias))
         inputGradient.resize(batch: n)
         guard computesInputGradient else { return inputGradient }
-        kernel.backwardData(outputGradient.pointer, weights: store.values + weight.offset, into: inputGradient.pointer, batch: n)
+        kernel.backwardData(outputGradient.pointer, weights: store.pointer(weight), into: inputGradient.pointer, batch: n)
         return inputGradient
     }
 }

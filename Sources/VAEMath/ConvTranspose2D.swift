@@ -39,18 +39,18 @@ public final class ConvTranspose2D: Layer {
         assert(input.itemCount == geometry.outputHeight * geometry.outputWidth * inputChannels)
         self.input = input
         output.resize(batch: n)
-        kernel.backwardData(input.pointer, weights: store.values + weight.offset, into: output.pointer, batch: n)
-        Kernels.addBias(store.values + bias.offset, to: output.pointer, rows: pixels(n), columns: outputChannels)
+        kernel.backwardData(input.pointer, weights: store.pointer(weight), into: output.pointer, batch: n)
+        Kernels.addBias(store.pointer(bias), to: output.pointer, rows: pixels(n), columns: outputChannels)
         return output
     }
 
     public func backward(_ outputGradient: Tensor, _ context: StepContext) -> Tensor {
         let n = outputGradient.batch
         inputGradient.resize(batch: n)
-        kernel.forward(outputGradient.pointer, weights: store.values + weight.offset, into: inputGradient.pointer, batch: n)
-        kernel.accumulateWeightGradient(input!.pointer, into: store.gradients + weight.offset, batch: n)
+        kernel.forward(outputGradient.pointer, weights: store.pointer(weight), into: inputGradient.pointer, batch: n)
+        kernel.accumulateWeightGradient(input!.pointer, into: store.gradient(weight), batch: n)
         Kernels.accumulateColumnSums(outputGradient.pointer, rows: pixels(n), columns: outputChannels,
-                                     into: store.gradients + bias.offset)
+                                     into: store.gradient(bias))
         return inputGradient
     }
 }

@@ -6,22 +6,16 @@
 // Conv2D uses them as they read; ConvTranspose2D, the adjoint layer, runs backwardData forward and the
 // other two backward. Bias stays in the layers.
 
-import Foundation
-
-/// Which code computes the convolutions.
-public enum ConvolutionBackend: String, CaseIterable, Sendable {
+/// Which code computes the convolutions (the config's `training.conv_backend`).
+public enum ConvolutionBackend: String, CaseIterable, Sendable, Codable {
     /// im2col/col2im with one OpenBLAS GEMM per product.
     case im2col
     /// oneDNN's convolution primitives.
     case oneDNN = "onednn"
 
-    /// The environment variable that picks the backend for a whole run.
-    public static let environmentVariable = "VAE_CONV_BACKEND"
-
-    /// `VAE_CONV_BACKEND` when it names a backend, else oneDNN: on one core it trains the book's model
-    /// ~1.3× faster than im2col (about 960 against 720 images/s on a Zen 5 core).
-    public static let `default`: ConvolutionBackend =
-        ProcessInfo.processInfo.environment[environmentVariable].flatMap(ConvolutionBackend.init(rawValue:)) ?? .oneDNN
+    /// oneDNN: on one core it trains the book's model ~1.3× faster than im2col (about 960 against 720
+    /// images/s on a Zen 5 core).
+    public static let `default` = ConvolutionBackend.oneDNN
 }
 
 protocol ConvolutionKernel: AnyObject {

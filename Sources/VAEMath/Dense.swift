@@ -25,19 +25,19 @@ public final class Dense: Layer {
         self.input = input
         output.resize(batch: input.batch)
         Kernels.gemm(transposeA: false, transposeB: false, m: input.batch, n: outputFeatures, k: inputFeatures,
-                     input.pointer, store.values + weight.offset, beta: 0, output.pointer)
-        Kernels.addBias(store.values + bias.offset, to: output.pointer, rows: input.batch, columns: outputFeatures)
+                     input.pointer, store.pointer(weight), beta: 0, output.pointer)
+        Kernels.addBias(store.pointer(bias), to: output.pointer, rows: input.batch, columns: outputFeatures)
         return output
     }
 
     public func backward(_ outputGradient: Tensor, _ context: StepContext) -> Tensor {
         let n = outputGradient.batch
         Kernels.gemm(transposeA: true, transposeB: false, m: inputFeatures, n: outputFeatures, k: n,
-                     input!.pointer, outputGradient.pointer, beta: 1, store.gradients + weight.offset)
-        Kernels.accumulateColumnSums(outputGradient.pointer, rows: n, columns: outputFeatures, into: store.gradients + bias.offset)
+                     input!.pointer, outputGradient.pointer, beta: 1, store.gradient(weight))
+        Kernels.accumulateColumnSums(outputGradient.pointer, rows: n, columns: outputFeatures, into: store.gradient(bias))
         inputGradient.resize(batch: n)
         Kernels.gemm(transposeA: false, transposeB: true, m: n, n: inputFeatures, k: outputFeatures,
-                     outputGradient.pointer, store.values + weight.offset, beta: 0, inputGradient.pointer)
+                     outputGradient.pointer, store.pointer(weight), beta: 0, inputGradient.pointer)
         return inputGradient
     }
 }

@@ -2,11 +2,12 @@
 // and non-trained state (batch-norm running statistics) in a third.
 //
 // Layers declare named tensors while the model is built and keep the returned slots; they read and write
-// through `values + slot.offset`. The optimizer, the gradient allreduce and checkpoints see only the flat buffers.
-// The gradient buffer has a few spare Floats after the gradients, so per-step scalars (loss sums, a stop
-// flag) are summed over the ranks with the gradients; after them, one Float per state entry
-// collects the batch statistics (summed over micro-batches and ranks) that running averages move towards,
-// once per step, the same at every rank count.
+// through `pointer(slot)` and `gradient(slot)`. The optimizer, the gradient allreduce and checkpoints see only
+// the flat buffers. What the ranks sum each step, the reduction buffer, is laid out as
+//   [gradients | batch statistics | reserved tail]
+// Batch statistics are slots like any other, which layers add into during training; running averages move
+// towards them once per step. The reserved tail belongs to whoever allocates the store (the trainer puts its
+// step's loss sums and stop requests there), so everything a step exchanges is summed in one buffer.
 
 public enum ParameterInit: Sendable, Equatable {
     case zeros
@@ -15,9 +16,21 @@ public enum ParameterInit: Sendable, Equatable {
     case glorotUniform(fanIn: Int, fanOut: Int)
 }
 
-public struct ParameterSlot: Sendable {
+public struct ParameterSlot: Sendable, Equatable {
+    /// Which flat buffer the slot lives in.
+    public enum Buffer: Sendable, Equatable {
+        /// Trained: `values`, with its gradient at the same offset of `gradients`.
+        case values
+        /// Not trained, but kept in checkpoints: `state`.
+        case state
+        /// Summed over micro-batches and ranks each step, in the reduction buffer after the gradients.
+        case statistics
+    }
+
+    public let buffer: Buffer
     public let offset: Int
     public let count: Int
+    public var range: Range<Int> { offset..<(offset + count) }
 }
 
 public final class ParameterStore {
@@ -26,18 +39,29 @@ public final class ParameterStore {
         public let shape: [Int]
         public let slot: ParameterSlot
         public let initializer: ParameterInit
-        /// Trainable entries live in `values`/`gradients`; the others in `state`.
-        public let trainable: Bool
         /// For a state entry that is a running average: state ← momentum·state + (1 − momentum)·statistic.
-        public let momentum: Float?
+        public let runningAverage: RunningAverage?
+        public var trainable: Bool { slot.buffer == .values }
     }
 
-    /// Spare Floats after the gradients, reduced with them; see `trailingScalars`.
-    public static let trailingScalarCount = 4
+    public struct RunningAverage: Sendable {
+        public let statistic: ParameterSlot
+        public let momentum: Float
+        public init(of statistic: ParameterSlot, momentum: Float) {
+            self.statistic = statistic
+            self.momentum = momentum
+        }
+    }
 
+    /// The trained and state entries: what a checkpoint holds, in declaration order.
     public private(set) var entries: [Entry] = []
+    /// The batch-statistic entries, which live only for the length of a step.
+    public private(set) var statisticEntries: [Entry] = []
+    /// Trainable Floats.
     public private(set) var count = 0
     public private(set) var stateCount = 0
+    public private(set) var statisticCount = 0
+    public private(set) var reservedCount = 0
     public private(set) var values = UnsafeMutablePointer<Float>.allocate(capacity: 1)
     public private(set) var gradients = UnsafeMutablePointer<Float>.allocate(capacity: 1)
     public private(set) var state = UnsafeMutablePointer<Float>.allocate(capacity: 1)
@@ -51,30 +75,37 @@ public final class ParameterStore {
         state.deallocate()
     }
 
-    /// Reserves a named tensor; call before `allocate`.
-    public func declare(_ name: String, shape: [Int], initializer: ParameterInit, trainable: Bool = true,
-                        momentum: Float? = nil) -> ParameterSlot {
+    /// Reserves a named tensor in `buffer`; call before `allocate`.
+    public func declare(_ name: String, shape: [Int], initializer: ParameterInit = .zeros, buffer: ParameterSlot.Buffer = .values,
+                        runningAverage: RunningAverage? = nil) -> ParameterSlot {
         precondition(!allocated, "parameter \(name) declared after allocation")
-        precondition(!entries.contains { $0.name == name }, "parameter \(name) declared twice")
+        precondition(!(entries + statisticEntries).contains { $0.name == name }, "parameter \(name) declared twice")
+        precondition(runningAverage == nil || buffer == .state, "parameter \(name): only state entries are running averages")
         let size = shape.reduce(1, *)
-        let slot = ParameterSlot(offset: trainable ? count : stateCount, count: size)
-        if trainable { count += size } else { stateCount += size }
-        precondition(momentum == nil || !trainable, "parameter \(name): only state entries are running averages")
-        entries.append(Entry(name: name, shape: shape, slot: slot, initializer: initializer, trainable: trainable, momentum: momentum))
+        let slot: ParameterSlot
+        switch buffer {
+        case .values: slot = ParameterSlot(buffer: buffer, offset: count, count: size); count += size
+        case .state: slot = ParameterSlot(buffer: buffer, offset: stateCount, count: size); stateCount += size
+        case .statistics: slot = ParameterSlot(buffer: buffer, offset: statisticCount, count: size); statisticCount += size
+        }
+        let entry = Entry(name: name, shape: shape, slot: slot, initializer: initializer, runningAverage: runningAverage)
+        if buffer == .statistics { statisticEntries.append(entry) } else { entries.append(entry) }
         return slot
     }
 
-    /// Allocates the buffers and fills them with the initial values drawn from `seed`.
-    public func allocate(seed: UInt64) {
+    /// Allocates the buffers, with `reservedTail` spare Floats at the end of the reduction buffer, and fills
+    /// them with the initial values drawn from `seed`.
+    public func allocate(seed: UInt64, reservedTail: Int = 0) {
         precondition(!allocated, "parameters allocated twice")
         allocated = true
+        reservedCount = reservedTail
         values.deallocate(); gradients.deallocate(); state.deallocate()
         values = .allocate(capacity: max(count, 1))
-        gradients = .allocate(capacity: reductionCount)
+        gradients = .allocate(capacity: max(reductionCount, 1))
         state = .allocate(capacity: max(stateCount, 1))
-        gradients.initialize(repeating: 0, count: reductionCount)
+        gradients.initialize(repeating: 0, count: max(reductionCount, 1))
         for (index, entry) in entries.enumerated() {
-            let base = (entry.trainable ? values : state) + entry.slot.offset
+            let base = pointer(entry.slot)
             switch entry.initializer {
             case .zeros: base.initialize(repeating: 0, count: entry.slot.count)
             case .ones: base.initialize(repeating: 1, count: entry.slot.count)
@@ -88,31 +119,44 @@ public final class ParameterStore {
         }
     }
 
-    /// Zeroes the gradients and the trailing scalars.
+    /// Where the slot's Floats are: values, state or batch statistics, by its buffer.
+    public func pointer(_ slot: ParameterSlot) -> UnsafeMutablePointer<Float> {
+        switch slot.buffer {
+        case .values: values + slot.offset
+        case .state: state + slot.offset
+        case .statistics: gradients + count + slot.offset
+        }
+    }
+
+    /// Where a trainable slot's gradient is.
+    public func gradient(_ slot: ParameterSlot) -> UnsafeMutablePointer<Float> {
+        precondition(slot.buffer == .values, "only trainable slots have gradients")
+        return gradients + slot.offset
+    }
+
+    /// Zeroes the whole reduction buffer: gradients, batch statistics and the reserved tail.
     public func zeroGradients() { gradients.update(repeating: 0, count: reductionCount) }
 
-    private var reductionCount: Int { count + Self.trailingScalarCount + stateCount }
-
-    /// Where a layer adds the batch statistic for state entry slot `slot` (same offsets as `state`).
-    public var batchStatistics: UnsafeMutablePointer<Float> { gradients + count + Self.trailingScalarCount }
+    private var reductionCount: Int { count + statisticCount + reservedCount }
 
     /// Moves every running average towards its batch statistic divided by `batches` (the number summed).
     public func updateRunningAverages(batches: Int) {
         for entry in entries {
-            guard let momentum = entry.momentum else { continue }
-            let running = state + entry.slot.offset, statistic = batchStatistics + entry.slot.offset
+            guard let average = entry.runningAverage else { continue }
+            let running = pointer(entry.slot), statistic = pointer(average.statistic)
             for i in 0..<entry.slot.count {
-                running[i] = momentum * running[i] + (1 - momentum) * statistic[i] / Float(batches)
+                running[i] = average.momentum * running[i] + (1 - average.momentum) * statistic[i] / Float(batches)
             }
         }
     }
 
     public var valueBuffer: UnsafeMutableBufferPointer<Float> { .init(start: values, count: count) }
     public var gradientBuffer: UnsafeMutableBufferPointer<Float> { .init(start: gradients, count: count) }
-    /// The gradients, the trailing scalars and the batch statistics: what the ranks sum each step.
-    public var reductionBuffer: UnsafeMutableBufferPointer<Float> { .init(start: gradients, count: reductionCount) }
-    public var trailingScalars: UnsafeMutablePointer<Float> { gradients + count }
     public var stateBuffer: UnsafeMutableBufferPointer<Float> { .init(start: state, count: stateCount) }
+    /// What the ranks sum each step: the gradients, the batch statistics and the reserved tail.
+    public var reductionBuffer: UnsafeMutableBufferPointer<Float> { .init(start: gradients, count: reductionCount) }
+    /// The reserved tail's place in the reduction buffer.
+    public var reservedRange: Range<Int> { (count + statisticCount)..<reductionCount }
 
     public func entry(named name: String) -> Entry? { entries.first { $0.name == name } }
 }

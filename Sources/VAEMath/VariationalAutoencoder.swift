@@ -18,7 +18,8 @@ public final class VariationalAutoencoder {
     /// Every layer's parameter range in the order `trainStep`'s backward pass completes them.
     public let backwardParameterRanges: [Range<Int>]
 
-    public init(_ architecture: Architecture, seed: UInt64, convolutionBackend: ConvolutionBackend = .default) {
+    /// `reservedTail`: spare Floats at the end of the reduction buffer, for the caller (see ParameterStore).
+    public init(_ architecture: Architecture, seed: UInt64, convolutionBackend: ConvolutionBackend = .default, reservedTail: Int = 0) {
         self.architecture = architecture
         let a = architecture
         var shape = [a.inputHeight, a.inputWidth, a.inputChannels]
@@ -88,7 +89,7 @@ public final class VariationalAutoencoder {
         parameterRanges = ranges
         let backwardOrder: [Layer] = decoder.reversed() + [decoderInput, mean, logVariance] + encoder.reversed()
         backwardParameterRanges = backwardOrder.compactMap { ranges[ObjectIdentifier($0)] }
-        parameters.allocate(seed: seed)
+        parameters.allocate(seed: seed, reservedTail: reservedTail)
     }
 
     /// Encoder: images → (μ, log σ²). The returned tensors belong to the model and change on the next call.

@@ -3,6 +3,7 @@
 // one line and exit status 2; and the importance-weighted log-likelihood behaves as its bound says.
 
 import Foundation
+import TestSupport
 import Testing
 import VAEData
 import VAEReport
@@ -13,7 +14,7 @@ let trainedRun: (out: String, checkpoint: String, data: String) = {
     let directory = temporaryDirectory()
     let test = smallTestSet(in: directory)
     let out = directory.appendingPathComponent("run").path
-    let outcome = try! runVAE(["train", "--config", packageRoot.appendingPathComponent("configs/fashion-mnist.yaml").path,
+    let outcome = try! runVAE(["train", "--config", defaultConfig,
                                "--set", "data.limit=640", "--set", "training.epochs=2", "--set", "data.test=\(test.images)",
                                "--set", "data.test_labels=\(test.labels)", "--out", out])
     precondition(outcome.status == 0, "training the fixture failed: \(outcome.stderr)")
@@ -61,13 +62,13 @@ let trainedRun: (out: String, checkpoint: String, data: String) = {
         let checkpoint = ["--checkpoint", trainedRun.checkpoint]
         let missing = directory.appendingPathComponent("nowhere").path
         try lines.expectOneLineError(["sample", "--checkpoint", missing, "--out", "x.png"], mentioning: [missing, "no such checkpoint"])
-        try lines.expectOneLineError(["sample", "--count", "0", "--out", "x.png"] + checkpoint, mentioning: ["--count 0"])
+        try lines.expectOneLineError(["sample", "--count", "0", "--out", "x.png"] + checkpoint, mentioning: ["--count 0"], status: 64)
         let small = write(imageFile(count: 3, height: 8, width: 8).encoded, to: directory.appendingPathComponent("small"))
         try lines.expectOneLineError(["reconstruct", "--data", small, "--out", "x.png"] + checkpoint, mentioning: ["--data", "8×8×1"])
         try lines.expectOneLineError(["interpolate", "--data", trainedRun.data, "--from", "0", "--to", "40", "--out", "x.png"] + checkpoint,
                                      mentioning: ["--to 40", "40 images"])
         try lines.expectOneLineError(["interpolate", "--data", trainedRun.data, "--from", "0", "--to", "1", "--steps", "1", "--out", "x.png"] + checkpoint,
-                                     mentioning: ["--steps 1"])
+                                     mentioning: ["--steps 1"], status: 64)
         try lines.expectOneLineError(["eval", "--data", missing] + checkpoint, mentioning: [missing])
     }
 

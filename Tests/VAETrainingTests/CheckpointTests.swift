@@ -2,6 +2,7 @@
 // checkpoint can be wrong: corrupt, truncated, missing a file, another architecture, an unknown format.
 
 import Foundation
+import TestSupport
 import Testing
 import VAECheckpoint
 import VAEConfig
@@ -88,12 +89,12 @@ import VAETraining
         let checkpoint = try Checkpoint.read(out + "/checkpoints/latest")
         var wider = config(out)
         wider.model.zDim = 3
-        #expect(expectVAEError("zDim is 2 in the checkpoint, 3 in the config") {
+        #expect(expectVAEError("model.z_dim is 2 in the checkpoint, 3 in the config") {
             try Trainer(config: wider).run(resumingFrom: checkpoint, log: { _ in })
         } == nil)
 
         let state = out + "/checkpoints/latest/state.json"
-        let text = try String(contentsOfFile: state, encoding: .utf8).replacingOccurrences(of: "\"formatVersion\" : 1", with: "\"formatVersion\" : 9")
+        let text = try String(contentsOfFile: state, encoding: .utf8).replacingOccurrences(of: "\"format_version\" : 2", with: "\"format_version\" : 9")
         try text.write(toFile: state, atomically: true, encoding: .utf8)
         #expect(expectVAEError(state, "format version 9 is not supported") { _ = try Checkpoint.read(out + "/checkpoints/latest") } == nil)
     }

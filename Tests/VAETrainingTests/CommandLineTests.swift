@@ -2,40 +2,18 @@
 // trap or a stack trace; a tiny real run succeeds.
 
 import Foundation
+import TestSupport
 import Testing
-
-/// The `vae` binary built beside the test bundle (VAE_BINARY overrides).
-let vaeBinary: String = ProcessInfo.processInfo.environment["VAE_BINARY"]
-    ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("vae").path
-
-struct Outcome {
-    let status: Int32
-    let stdout: String
-    let stderr: String
-}
-
-func runVAE(_ arguments: [String]) throws -> Outcome {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: vaeBinary)
-    process.arguments = arguments
-    process.currentDirectoryURL = packageRoot
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                   stderr: String(decoding: stderr, as: UTF8.self))
-}
 
 @Suite struct CommandLineTests {
     let directory = temporaryDirectory()
-    let config = packageRoot.appendingPathComponent("configs/fashion-mnist.yaml").path
+    let config = defaultConfig
 
-    func expectOneLineError(_ arguments: [String], mentioning fragments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
+    /// Exit status 2 for bad input, 64 for a wrong command line.
+    func expectOneLineError(_ arguments: [String], mentioning fragments: [String], status: Int32 = 2,
+                            sourceLocation: SourceLocation = #_sourceLocation) throws {
         let outcome = try runVAE(arguments)
-        #expect(outcome.status == 2, "exit status \(outcome.status), stderr: \(outcome.stderr)", sourceLocation: sourceLocation)
+        #expect(outcome.status == status, "exit status \(outcome.status), stderr: \(outcome.stderr)", sourceLocation: sourceLocation)
         let lines = outcome.stderr.split(separator: "\n")
         #expect(lines.count == 1 && lines[0].hasPrefix("error: "), "stderr: \(outcome.stderr)", sourceLocation: sourceLocation)
         for fragment in fragments {
@@ -56,6 +34,12 @@ func runVAE(_ arguments: [String]) throws -> Outcome {
         try expectOneLineError(["train", "--config", config, "--set", "data.train=\(truncated)"], mentioning: [truncated, "truncated"])
         let text = write(Array("not images".utf8), to: directory.appendingPathComponent("text.idx"))
         try expectOneLineError(["train", "--config", config, "--set", "data.train=\(text)"], mentioning: [text, "not an IDX file"])
+    }
+
+    @Test func usageErrors() throws {
+        try expectOneLineError(["train", "--config", config, "--no-such-option"], mentioning: ["--no-such-option"], status: 64)
+        try expectOneLineError(["bench", "--steps", "0"], mentioning: ["--steps 0"], status: 64)
+        try expectOneLineError(["sample", "--out", "x.png"], mentioning: ["--checkpoint"], status: 64)
     }
 
     @Test func tinyRunPrintsEpochLines() throws {

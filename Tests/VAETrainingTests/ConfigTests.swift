@@ -2,9 +2,12 @@
 // errors naming the key path; --set overrides reach any key.
 
 import Foundation
+import TestSupport
 import Testing
+@testable import VAECheckpoint
 import VAEConfig
 import VAEMath
+import VAESupport
 import VAETraining
 
 @Suite struct ConfigTests {
@@ -17,11 +20,14 @@ import VAETraining
     }
 
     @Test func shippedConfigIsTheBooksDigitsRun() throws {
-        let config = try TrainingConfig.load(path: packageRoot.appendingPathComponent("configs/fashion-mnist.yaml").path)
+        let config = try TrainingConfig.load(path: defaultConfig)
         #expect(config.model == .gdlDigits)
         #expect(config.training.batchSize == 32 && config.training.learningRate == 0.0005)
         #expect(config.training.rLossFactor == 1000 && config.training.epochs == 200)
-        #expect(config == TrainingConfig())
+        #expect(config.data.classNames.count == 10 && config.data.classNames[9] == "Ankle boot")
+        var unnamed = config
+        unnamed.data.classNames = []
+        #expect(unnamed == TrainingConfig())
     }
 
     @Test func overridesReachNestedKeysAndLists() throws {
@@ -50,13 +56,43 @@ import VAETraining
         #expect(expectVAEError("allreduce.overlap", "true or false") { _ = try load("", ["allreduce.overlap=sometimes"]) } == nil)
     }
 
+    /// state.json of format version 1: camelCase keys, the model as height/width/channels and a list of
+    /// layers, and no samples, allreduce or data.test_labels yet; those take their defaults.
     @Test func checkpointsFromBeforeSamplesAllreduceAndTestLabelsStillDecode() throws {
-        var older = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(TrainingConfig())) as? [String: Any])
-        older["samples"] = nil
-        older["allreduce"] = nil
-        older["data"] = (older["data"] as? [String: Any])?.filter { $0.key != "testLabels" }
-        let decoded = try JSONDecoder().decode(TrainingConfig.self, from: JSONSerialization.data(withJSONObject: older))
-        #expect(decoded == TrainingConfig())
+        let layers = { (filters: [Int], strides: [Int]) in zip(filters, strides).map { "{\"filters\": \($0), \"kernel\": 3, \"stride\": \($1)}" }.joined(separator: ", ") }
+        let older = """
+            {"formatVersion": 1, "step": 7, "epoch": 1, "stepInEpoch": 3, "seed": 0, "worldSize": 2, "globalBatch": 32, "learningRate": 0.0005,
+             "checksums": {"model.safetensors": "ab"},
+             "config": {"model": {"inputHeight": 28, "inputWidth": 28, "inputChannels": 1,
+                                  "encoder": [\(layers([32, 64, 64, 64], [1, 2, 2, 1]))], "decoder": [\(layers([64, 64, 32, 1], [1, 2, 2, 1]))],
+                                  "zDim": 2, "useBatchNorm": false, "useDropout": false, "dropoutRate": 0.25},
+                        "data": {"train": "\(TrainingConfig().data.train)", "test": "\(TrainingConfig().data.test)", "limit": 0},
+                        "training": {"seed": 0, "epochs": 200, "batchSize": 32, "microBatch": 8, "learningRate": 0.0005, "rLossFactor": 1000,
+                                     "lrDecay": 1, "lrStepSize": 1, "logEverySteps": 500},
+                        "output": {"directory": "runs/fashion-mnist"}, "checkpoint": {"everySteps": 0, "everyEpochs": 1, "keep": 3}}}
+            """
+        let state = try CheckpointState.decode(Data(older.utf8), path: "state.json")
+        #expect(state.config == TrainingConfig())
+        #expect(state.step == 7 && state.worldSize == 2 && state.checksums == ["model.safetensors": "ab"])
+    }
+
+    /// The struct's initial values are the defaults; the shipped config spells the same run out (its data
+    /// paths, class names and output directory aside, which describe this machine's copy of the data).
+    @Test func anEmptyConfigIsTheShippedOne() throws {
+        var shipped = try TrainingConfig.load(path: defaultConfig)
+        let empty = try load("")
+        shipped.data = empty.data
+        shipped.output = empty.output
+        #expect(shipped == empty)
+        #expect(empty == TrainingConfig())
+    }
+
+    @Test func stateJSONKeysAreTheYAMLs() throws {
+        let json = try JSON.line(TrainingConfig())
+        for key in ["\"input_shape\"", "\"z_dim\"", "\"batch_size\"", "\"bucket_kb\"", "\"every_epochs\"", "\"dir\"", "\"conv_backend\"", "\"class_names\""] {
+            #expect(json.contains(key), "\(key) missing from \(json)")
+        }
+        #expect(try JSON.decode(TrainingConfig.self, from: Data(json.utf8)) == TrainingConfig())
     }
 
     @Test func unknownKeysNameTheirPath() {

@@ -2,20 +2,14 @@
 // Exercises the crash-safe write / symlink helpers against a real temp directory.
 
 import Foundation
+import TestSupport
 import Testing
 @testable import VAESupport
 @testable import VAETraining
 
-/// A fresh, uniquely named directory under the system temp directory.
-private func makeScratchDirectory() throws -> String {
-    var template = Array((NSTemporaryDirectory() + "/durablefiles-XXXXXX").utf8CString)
-    guard let dir = mkdtemp(&template) else { throw VAEError("mkdtemp failed") }
-    return String(cString: dir)
-}
-
 struct DurableFilesTests {
     @Test func writeThenReadBack() throws {
-        let dir = try makeScratchDirectory()
+        let dir = temporaryDirectory().path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/blob.bin"
         let first = (0..<3000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
@@ -31,7 +25,7 @@ struct DurableFilesTests {
     }
 
     @Test func replaceSymlinkTwicePointsAtSecondTarget() throws {
-        let dir = try makeScratchDirectory()
+        let dir = temporaryDirectory().path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try DurableFiles.write(Array("one".utf8), to: dir + "/step-1")
         try DurableFiles.write(Array("two".utf8), to: dir + "/step-2")
@@ -49,7 +43,7 @@ struct DurableFilesTests {
 
     /// A temp link left over from a crash must not block the next replacement.
     @Test func replaceSymlinkIgnoresStaleTempLink() throws {
-        let dir = try makeScratchDirectory()
+        let dir = temporaryDirectory().path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let link = dir + "/latest"
         try FileManager.default.createSymbolicLink(atPath: link + ".tmp", withDestinationPath: "garbage")
@@ -58,7 +52,7 @@ struct DurableFilesTests {
     }
 
     @Test func writeIntoMissingDirectoryNamesPath() throws {
-        let dir = try makeScratchDirectory()
+        let dir = temporaryDirectory().path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/no-such-dir/blob.bin"
         do {
@@ -71,7 +65,7 @@ struct DurableFilesTests {
     }
 
     @Test func errorsNamePaths() throws {
-        let dir = try makeScratchDirectory()
+        let dir = temporaryDirectory().path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let missing = dir + "/missing"
         for action in [

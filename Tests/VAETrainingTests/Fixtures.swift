@@ -1,16 +1,11 @@
-// Helpers the training tests share: temporary directories and small IDX files written on the spot.
+// Helpers the training tests share: small IDX files written on the spot, a held-out set, PNG sizes and VAEError checks.
 
 import Foundation
+import TestSupport
 import VAEData
 import VAEReport
 import VAESupport
 import VAETraining
-
-func temporaryDirectory() -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("vae-tests-\(UUID().uuidString)")
-    try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
 
 @discardableResult
 func write(_ bytes: [UInt8], to url: URL) -> String {
@@ -20,11 +15,7 @@ func write(_ bytes: [UInt8], to url: URL) -> String {
 
 /// gzip-compresses with the system's gzip, as the data sets are shipped.
 func gzip(_ path: String) -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/gzip")
-    process.arguments = ["-kf", path]
-    try! process.run()
-    process.waitUntilExit()
+    _ = try! runProcess(["/bin/gzip", "-kf", path])
     return path + ".gz"
 }
 
@@ -42,7 +33,6 @@ func expectVAEError(_ fragments: String..., body: () throws -> Void) -> String? 
 }
 
 let fashionTrain = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
-let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 /// A small held-out set (`count` images, labels cycling through 0–9), so runs write their samples quickly.
 func smallTestSet(in directory: URL, count: Int = 40) -> (images: String, labels: String) {

@@ -2,6 +2,7 @@
 // wrong dimensions, trailing bytes, missing files and corrupt gzip.
 
 import Foundation
+import TestSupport
 import Testing
 import VAEData
 import VAEMath

@@ -4,6 +4,7 @@
 
 import CZlib
 import Foundation
+import TestSupport
 import Testing
 @testable import VAEReport
 @testable import VAESupport
@@ -93,8 +94,7 @@ private func decode(_ png: [UInt8]) throws -> DecodedPNG {
 }
 
 @Test func writeProducesFileAndRemovesTemporary() throws {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("png-test-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let dir = temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     let path = dir.appendingPathComponent("out.png").path
     var image = RasterImage(width: 3, height: 2, channels: 3, background: 10)

@@ -2,17 +2,11 @@
 // Round-trip, byte-determinism, header-layout and corrupt-input tests for SafetensorsFile.
 
 import Foundation
+import TestSupport
 import Testing
 @testable import VAECheckpoint
 @testable import VAESupport
 @testable import VAETraining
-
-/// A fresh, uniquely named directory under the system temp directory.
-private func makeScratchDirectory() throws -> String {
-    var template = Array((NSTemporaryDirectory() + "/safetensors-XXXXXX").utf8CString)
-    guard let dir = mkdtemp(&template) else { throw VAEError("mkdtemp failed") }
-    return String(cString: dir)
-}
 
 /// Assembles a file from a literal header and data section, bypassing the encoder's checks.
 private func rawFile(header: String, data: [UInt8]) -> [UInt8] {
@@ -58,7 +52,7 @@ private func expectRejected(_ bytes: [UInt8], mentioning fragment: String, sourc
 
 struct SafetensorsTests {
     @Test func roundTripThroughDisk() throws {
-        let dir = try makeScratchDirectory()
+        let dir = temporaryDirectory().path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/model.safetensors"
         let original = sampleFile()
@@ -166,7 +160,7 @@ struct SafetensorsTests {
     }
 
     @Test func readErrorsNameThePath() throws {
-        let dir = try makeScratchDirectory()
+        let dir = temporaryDirectory().path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let missing = dir + "/missing.safetensors"
         do {

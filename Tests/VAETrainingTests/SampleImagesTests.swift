@@ -3,6 +3,7 @@
 // set's errors naming their key, and the live progress line's throttling.
 
 import Foundation
+import TestSupport
 import Testing
 @testable import VAEConfig
 @testable import VAEData

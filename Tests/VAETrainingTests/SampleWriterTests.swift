@@ -3,6 +3,7 @@
 // lines that parse, with steps that increase, their keys, and null for numbers that are not finite.
 
 import Foundation
+import TestSupport
 import Testing
 import VAEConfig
 import VAEMath

@@ -1,6 +1,7 @@
 // A short real training run on real Fashion-MNIST images: the loss falls well below where it started,
 // and the same seed gives the same run.
 
+import TestSupport
 import Testing
 import VAEConfig
 import VAEMath

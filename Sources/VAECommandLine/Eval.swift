@@ -18,9 +18,10 @@ struct Eval: ParsableCommand {
     @Option(help: "K > 0 adds an importance-weighted estimate of log p(x) from K draws of z per image (K decodings each).")
     var importanceSamples = 0
 
+    func validate() throws { try check(importanceSamples, atLeast: 0, option: "--importance-samples") }
+
     func run() throws {
         try withTrainedModel(checkpoint) { trained in
-            try check(importanceSamples, atLeast: 0, option: "--importance-samples")
             let images = try data.load(for: trained)
             let result = Evaluation.run(trained.inference, data: images, rLossFactor: trained.config.training.rLossFactor,
                                         seed: UInt64(trained.config.training.seed), importanceSamples: importanceSamples)

@@ -2,6 +2,7 @@
 // from it at 2 ranks, or at 1 or 4, ends with the same weights, byte for byte, as a run never interrupted.
 
 import Foundation
+import TestSupport
 import Testing
 
 @Suite(.serialized) struct ResumeUnderMPITests {
@@ -11,10 +12,10 @@ import Testing
     func finalWeights(_ out: String) -> Data? { FileManager.default.contents(atPath: out + "/checkpoints/step-00000150/model.safetensors") }
 
     @Test func sigtermThenResumeAtOneTwoAndFourRanksMatchesAStraightRun() throws {
-        let straight = temporaryDirectory()
+        let straight = temporaryDirectory().path
         #expect(try mpirunTrain(ranks: 2, run + ["--out", straight]).status == 0)
 
-        let stopped = temporaryDirectory()
+        let stopped = temporaryDirectory().path
         let job = try startJob(["mpirun", "-np", "2", "--oversubscribe", "--bind-to", "none", vaeBinary, "train",
                                 "--config", defaultConfig, "--out", stopped] + run)
         // Signal the ranks themselves, as Slurm does, once the first checkpoint shows training is under way.
@@ -29,7 +30,7 @@ import Testing
         #expect(interrupted > "step-00000050" && interrupted < "step-00000150", "\(checkpoints)")
 
         for ranks in [2, 1, 4] {
-            let resumed = temporaryDirectory()
+            let resumed = temporaryDirectory().path
             try FileManager.default.createDirectory(atPath: resumed + "/checkpoints", withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: stopped + "/checkpoints/" + interrupted, toPath: resumed + "/checkpoints/" + interrupted)
             let outcome = try mpirunTrain(ranks: ranks, run + ["--out", resumed, "--resume"])
@@ -40,7 +41,7 @@ import Testing
     }
 
     @Test func aCorruptNewestCheckpointFallsBackWithAWarning() throws {
-        let out = temporaryDirectory()
+        let out = temporaryDirectory().path
         #expect(try mpirunTrain(ranks: 2, ["--set", "data.limit=640", "--set", "training.epochs=2", "--out", out]).status == 0)
         let newest = out + "/checkpoints/step-00000040/optimizer.safetensors"
         try Data(FileManager.default.contents(atPath: newest)!.prefix(1000)).write(to: URL(fileURLWithPath: newest))

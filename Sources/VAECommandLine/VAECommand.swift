@@ -1,25 +1,36 @@
-// The `vae` command line: a thin layer over VAETraining. Errors meant for people are printed as one line
-// on stderr with exit status 2; under mpirun the line names the rank and the whole job is aborted.
+// The `vae` command line: a thin layer over the rooms below. Errors meant for people are one line on stderr:
+// exit status 64 for a wrong command line, 2 for bad input (config, data, checkpoint); under mpirun the line
+// names the rank and the whole job is aborted.
 
 import ArgumentParser
 import Foundation
 import VAECommunication
 import VAESupport
 
-@main
-struct VAECommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct VAECommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "vae",
         abstract: "Train the GDL_code convolutional VAE, in Swift.",
         subcommands: [Train.self, Sample.self, Reconstruct.self, Interpolate.self, Eval.self, Bench.self])
 
-    /// `--resume` may stand alone; give it the placeholder value so the parser sees an option with a value.
-    static func main() {
-        var arguments = Array(CommandLine.arguments.dropFirst())
-        if let i = arguments.firstIndex(of: "--resume"), i + 1 == arguments.count || arguments[i + 1].hasPrefix("-") {
-            arguments.insert(Train.newestCheckpoint, at: i + 1)
+    /// Usage errors (an unknown option, a missing or invalid value, a failed `validate()`) print one line and
+    /// exit 64 (EX_USAGE); errors in the input (config, data, checkpoints) exit 2, see `reportingErrors`.
+    public init() {}
+
+    public static func main() {
+        let command: ParsableCommand
+        do { command = try parseAsRoot() } catch {
+            let code = exitCode(for: error)
+            guard code != .success else { exit(withError: error) }  // --help, --version
+            FileHandle.standardError.write(Data("error: \(message(for: error)) (see vae --help)\n".utf8))
+            Foundation.exit(ExitCode.validationFailure.rawValue)
         }
-        main(arguments)
+        do {
+            var command = command
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
     }
 }
 

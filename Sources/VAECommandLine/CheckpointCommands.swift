@@ -18,9 +18,9 @@ func withTrainedModel(_ option: CheckpointOption, _ body: (TrainedModel) throws 
     try reportingErrors(SingleProcessCommunicator()) { try body(TrainedModel(checkpoint: option.checkpoint)) }
 }
 
-/// Throws unless `value` is at least `minimum`; `option` names it in the message.
+/// For `validate()`: a usage error unless `value` is at least `minimum`; `option` names it in the message.
 func check(_ value: Int, atLeast minimum: Int, option: String) throws {
-    guard value >= minimum else { throw VAEError("\(option) \(value): must be at least \(minimum)") }
+    guard value >= minimum else { throw ValidationError("\(option) \(value): must be at least \(minimum)") }
 }
 
 /// Throws unless `index` is one of the images of `data`.

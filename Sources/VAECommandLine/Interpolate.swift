@@ -22,9 +22,14 @@ struct Interpolate: ParsableCommand {
 
     @OptionGroup var out: PictureOption
 
+    func validate() throws {
+        try check(steps, atLeast: 2, option: "--steps")
+        try check(from, atLeast: 0, option: "--from")
+        try check(to, atLeast: 0, option: "--to")
+    }
+
     func run() throws {
         try withTrainedModel(checkpoint) { trained in
-            try check(steps, atLeast: 2, option: "--steps")
             try SampleImages.checkDrawable(trained.config.model)
             let images = try data.load(for: trained)
             try check(index: from, option: "--from", in: images)

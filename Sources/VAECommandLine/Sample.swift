@@ -16,10 +16,13 @@ struct Sample: ParsableCommand {
     @Option(help: "Seed of the draws (default: the run's training.seed, which draws the z of its samples/*/prior.png).")
     var seed: Int?
 
+    func validate() throws {
+        try check(count, atLeast: 1, option: "--count")
+        try check(seed ?? 0, atLeast: 0, option: "--seed")
+    }
+
     func run() throws {
         try withTrainedModel(checkpoint) { trained in
-            try check(count, atLeast: 1, option: "--count")
-            try check(seed ?? 0, atLeast: 0, option: "--seed")
             try SampleImages.checkDrawable(trained.config.model)
             let z = SampleImages.priorLatents(count: count, zDim: trained.inference.zDim, seed: UInt64(seed ?? trained.config.training.seed))
             let columns = Int(Double(count).squareRoot().rounded(.up))

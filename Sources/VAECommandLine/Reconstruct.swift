@@ -15,9 +15,10 @@ struct Reconstruct: ParsableCommand {
 
     @OptionGroup var out: PictureOption
 
+    func validate() throws { try check(count, atLeast: 1, option: "--count") }
+
     func run() throws {
         try withTrainedModel(checkpoint) { trained in
-            try check(count, atLeast: 1, option: "--count")
             try SampleImages.checkDrawable(trained.config.model)
             let images = try data.load(for: trained)
             let shown = Array(0..<min(count, images.count))

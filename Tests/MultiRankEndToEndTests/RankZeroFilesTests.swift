@@ -2,11 +2,12 @@
 // relative --out, and that directory stays empty, while rank 0's output holds the whole expected set.
 
 import Foundation
+import TestSupport
 import Testing
 
 @Suite struct RankZeroFilesTests {
     @Test func rankOneCreatesNoFileAndPrintsNothing() throws {
-        let out = temporaryDirectory(), rankOne = temporaryDirectory()
+        let out = temporaryDirectory().path, rankOne = temporaryDirectory().path
         let train = [vaeBinary, "train", "--config", defaultConfig, "--set", "data.limit=320", "--set", "training.epochs=1",
                      "--set", "training.log_every_steps=2"]
         let outcome = try runJob(["mpirun", "--oversubscribe", "--bind-to", "none", "--tag-output", "-np", "1"] + train + ["--out", out]

@@ -1,0 +1,100 @@
+// `vae bench`: warm-up steps, then timed steps of the trainer's own loop on the real data, alone or under
+// mpirun; rank 0 prints one JSON line. Defaults match launch/peers/*_vae.py: batch 32 per rank, z 2, the
+// first 20,000 Fashion-MNIST images, 20 warm-up and 200 timed steps.
+
+import ArgumentParser
+import CBLAS
+import Foundation
+import VAECommunication
+import VAEConfig
+import VAESupport
+import VAETraining
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Time real training steps and print one JSON line.")
+
+    @OptionGroup var settings: ConfigOptions
+
+    @Option(help: "Images per rank per step.") var batchPerRank = 32
+    @Option(help: "Timed steps.") var steps = 200
+    @Option(help: "Untimed steps first.") var warmup = 20
+    @Option(help: "Training images to load.") var limit = 20_000
+
+    func validate() throws {
+        guard steps > 0 else { throw ValidationError("--steps \(steps): must be at least 1") }
+        guard warmup >= 0 else { throw ValidationError("--warmup \(warmup): must be at least 0") }
+        guard batchPerRank > 0 else { throw ValidationError("--batch-per-rank \(batchPerRank): must be at least 1") }
+    }
+
+    func run() throws {
+        let launched = ContinuousClock.now
+        let communicator = try joinRanks()
+        try reportingErrors(communicator) {
+            var config = try settings.load()
+            config.training.batchSize = batchPerRank * communicator.size
+            config.data.limit = limit
+            setMathThreads(localRanks: communicator.localSize)
+            let trainer = try Trainer(config: config, communicator: communicator)
+            try trainer.synchronizeRanks()
+            var startup = 0.0
+            try trainer.train(steps: 0..<warmup) { step, _ in if step == 0 { startup = launched.secondsElapsed } }
+            try communicator.barrier()
+            let timedStart = ContinuousClock.now
+            var waits: [Double] = [], before = trainer.allreduceSeconds
+            waits.reserveCapacity(steps)
+            try trainer.train(steps: warmup..<(warmup + steps)) { step, _ in
+                if step == 0 { startup = launched.secondsElapsed }
+                waits.append(trainer.allreduceSeconds - before)
+                before = trainer.allreduceSeconds
+            }
+            try communicator.barrier()
+            let elapsed = timedStart.secondsElapsed
+            // A step's allreduce time on a rank is communication plus waiting for slower ranks; the rank
+            // that arrived last waited for communication alone, so the step's minimum is what no rank hid.
+            let everyRank = try communicator.allgather(waits.withUnsafeBytes(Array.init)).map { bytes in
+                bytes.withUnsafeBytes { Array($0.bindMemory(to: Double.self)) }
+            }
+            let exposed = (0..<steps).map { step in everyRank.map { $0[step] }.min()! }.reduce(0, +)
+            let allreduce = everyRank.map { $0.reduce(0, +) }.reduce(0, +) / Double(communicator.size)
+            let images = Double(steps * config.training.batchSize)
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            let flopsPerImage = 6.0 * Double(config.model.forwardMultiplyAdds)  // forward 2·MACs, backward twice that
+            guard communicator.rank == 0 else { return }
+            let result = BenchResult(
+                backend: config.training.convBackend.rawValue, ranks: communicator.size, threadsPerRank: Int(openblas_get_num_threads()),
+                batchPerRank: batchPerRank, microBatch: config.training.microBatch, zDim: config.model.zDim, steps: steps, warmup: warmup,
+                imagesPerSecond: rounded(images / elapsed, 1), stepMilliseconds: rounded(elapsed * 1000 / Double(steps), 3),
+                gigaflopsPerSecond: rounded(images * flopsPerImage / elapsed / 1e9, 1),
+                allreduce: config.allreduce.overlap ? "overlapped" : "fused", buckets: trainer.bucketCount,
+                allreduceMilliseconds: rounded(allreduce * 1000 / Double(steps), 3), exposedCommFraction: rounded(exposed / elapsed, 4),
+                syncWaitFraction: rounded((allreduce - exposed) / elapsed, 4), peakRSSMegabytes: rounded(Double(usage.ru_maxrss) / 1024, 1),
+                launchToFirstStepSeconds: rounded(startup, 3))
+            printLine(try JSON.line(result))
+        }
+    }
+
+    private func rounded(_ value: Double, _ digits: Int) -> Double {
+        let scale = pow(10, Double(digits))
+        return (value * scale).rounded() / scale
+    }
+}
+
+/// The line `vae bench` prints; the keys are those of launch/peers' scripts where they overlap.
+struct BenchResult: Encodable {
+    var peer = "swift-vae"
+    let backend: String
+    let ranks, threadsPerRank, batchPerRank, microBatch, zDim, steps, warmup: Int
+    let imagesPerSecond, stepMilliseconds, gigaflopsPerSecond: Double
+    let allreduce: String
+    let buckets: Int
+    let allreduceMilliseconds, exposedCommFraction, syncWaitFraction, peakRSSMegabytes, launchToFirstStepSeconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case peer, backend, ranks, threadsPerRank = "threads_per_rank", batchPerRank = "batch_per_rank", microBatch = "micro_batch"
+        case zDim = "z_dim", steps, warmup, imagesPerSecond = "images_per_s", stepMilliseconds = "step_ms"
+        case gigaflopsPerSecond = "gflops_per_s", allreduce, buckets, allreduceMilliseconds = "allreduce_ms"
+        case exposedCommFraction = "exposed_comm_fraction", syncWaitFraction = "sync_wait_fraction", peakRSSMegabytes = "peak_rss_mb"
+        case launchToFirstStepSeconds = "launch_to_first_step_s"
+    }
+}

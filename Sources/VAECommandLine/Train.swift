@@ -1,0 +1,131 @@
+// `vae train`: load a config, apply overrides, join the ranks (when started by mpirun), train.
+
+import ArgumentParser
+import Foundation
+import Synchronization
+import VAECheckpoint
+import VAECommunication
+import VAEConfig
+import VAEMath
+import VAESupport
+import VAETraining
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a VAE from a YAML config, on one process or as every rank of `mpirun -np N vae train …`.")
+
+    @OptionGroup var settings: ConfigOptions
+
+    @Option(help: "The run's output directory (overrides output.dir).")
+    var out: String?
+
+    @Option(defaultAsFlag: ResumePoint.newest, parsing: .next,
+            help: ArgumentHelp("Resume: alone, from the newest valid checkpoint under the output directory; with PATH, from that checkpoint directory.",
+                               valueName: "PATH"))
+    var resume: ResumePoint? = nil
+
+    func run() throws {
+        let communicator = try joinRanks()
+        // Under mpirun a rank's stdout is a pseudo-terminal whatever mpirun writes to, so only a process started
+        // directly can tell a terminal; ranks print plain lines.
+        let live = !MPICommunicator.launchedByMPI && isatty(STDOUT_FILENO) != 0 ? LiveProgress { FileHandle.standardOutput.write(Data($0.utf8)) } : nil
+        try reportingErrors(communicator) {
+            defer { live?.clear() }  // an error line starts clean
+            var config = try settings.load()
+            if let out { config.output.directory = out }
+            setMathThreads(localRanks: communicator.localSize)
+            let trainer = try Trainer(config: config, communicator: communicator)
+            trainer.stopSignal = StopSignals.install()
+            trainer.liveProgress = live
+            let checkpoint = communicator.rank == 0 ? try resume.map { try $0.load(runDirectory: config.output.directory) } : nil
+            if case .stopped(let signal) = try trainer.run(resumingFrom: checkpoint, log: { live?.clear(); printLine($0) }) {
+                throw ExitCode(128 + signal)  // the shell's convention for "ended by signal N"
+            }
+        }
+    }
+}
+
+/// Where `--resume` starts from.
+enum ResumePoint: ExpressibleByArgument, CustomStringConvertible {
+    /// The newest checkpoint under the output directory that verifies; skipped ones are warned about.
+    case newest
+    case checkpoint(path: String)
+
+    init?(argument: String) { self = .checkpoint(path: argument) }
+
+    var description: String {
+        switch self {
+        case .newest: "the newest valid checkpoint"
+        case .checkpoint(let path): path
+        }
+    }
+
+    func load(runDirectory: String) throws -> LoadedCheckpoint {
+        switch self {
+        case .checkpoint(let path): return try Checkpoint.read(path)
+        case .newest: return try Checkpoint.newestValid(runDirectory: runDirectory) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        }
+    }
+}
+
+/// The config file and its overrides, as `train` and `bench` take them; VAE_CONV_BACKEND overrides
+/// training.conv_backend for this run.
+struct ConfigOptions: ParsableArguments {
+    @Option(help: "The YAML config file.")
+    var config = "configs/fashion-mnist.yaml"
+
+    @Option(name: .customLong("set"), help: "Override a config value: key.path=value (repeatable).")
+    var overrides: [String] = []
+
+    func load() throws -> TrainingConfig {
+        var settings = try TrainingConfig.load(path: config, overrides: overrides)
+        settings.training.convBackend = try convolutionBackend(default: settings.training.convBackend)
+        return settings
+    }
+}
+
+/// VAE_CONV_BACKEND when set (it must name a backend), else `fallback`.
+func convolutionBackend(default fallback: ConvolutionBackend) throws -> ConvolutionBackend {
+    let name = "VAE_CONV_BACKEND"
+    guard let value = ProcessInfo.processInfo.environment[name] else { return fallback }
+    guard let backend = ConvolutionBackend(rawValue: value) else {
+        throw VAEError("\(name)=\(value): expected one of \(ConvolutionBackend.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    return backend
+}
+
+/// How the commands join their ranks.
+public enum Ranks {
+    /// Wraps every command's communicator: the identity in `vae`; tests put a fault-injecting one here.
+    @TaskLocal public static var wrapping: @Sendable (Communicator) -> Communicator = { $0 }
+}
+
+/// MPI when started by an MPI launcher, otherwise the single-process world.
+func joinRanks() throws -> Communicator {
+    guard MPICommunicator.launchedByMPI else { return Ranks.wrapping(SingleProcessCommunicator()) }
+    do { return Ranks.wrapping(try MPICommunicator()) } catch let error as CommunicationError {
+        FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+        throw ExitCode(2)
+    }
+}
+
+/// Each rank gets cores ÷ ranks-on-this-node threads (at least 1) for OpenBLAS and oneDNN alike, unless the
+/// user chose with OPENBLAS_NUM_THREADS or OMP_NUM_THREADS (either sets both).
+func setMathThreads(localRanks: Int) {
+    let environment = ProcessInfo.processInfo.environment
+    let chosen = (environment["OPENBLAS_NUM_THREADS"] ?? environment["OMP_NUM_THREADS"]).flatMap { Int($0) }
+    Kernels.setThreadCount(chosen ?? max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, localRanks)))
+}
+
+/// The last SIGTERM or SIGINT received; an atomic, so the handler may set it while the loop reads it.
+private let receivedSignal = Atomic<Int32>(0)
+
+/// SIGTERM (Slurm's preemption and time limit) and SIGINT set a flag the trainer polls at each step.
+enum StopSignals {
+    static func install() -> () -> Int32 {
+        for signal in [SIGTERM, SIGINT] {
+            _ = Glibc.signal(signal) { receivedSignal.store($0, ordering: .relaxed) }
+        }
+        return { receivedSignal.load(ordering: .relaxed) }
+    }
+}

@@ -1,0 +1,61 @@
+// The one way the tests run a child process (`vae`, `mpirun`, a launch script, a system tool): from the
+// package root, under a time limit, with stdout and stderr read at the same time and kept.
+
+import Foundation
+
+/// What a finished child process left behind.
+public struct ProcessOutcome: Sendable {
+    /// The exit status; 137 when the time limit killed it.
+    public let status: Int32
+    public let stdout: String
+    public let stderr: String
+    /// Wall-clock seconds from start to exit.
+    public let seconds: Double
+}
+
+/// A child process started in the background; `finish()` waits for it and collects its output.
+public struct RunningProcess: Sendable {
+    let process: Process
+    let stdout = Pipe()
+    let stderr = Pipe()
+    let start = Date()
+
+    /// Reads stdout and stderr to their ends concurrently, so a child that fills one pipe while the other is
+    /// being read never blocks, then waits for the exit.
+    public func finish() -> ProcessOutcome {
+        nonisolated(unsafe) var errors = Data()
+        let drained = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async { errors = stderr.fileHandleForReading.readDataToEndOfFile(); drained.signal() }
+        let output = stdout.fileHandleForReading.readDataToEndOfFile()
+        drained.wait()
+        process.waitUntilExit()
+        return ProcessOutcome(status: process.terminationStatus, stdout: String(decoding: output, as: UTF8.self),
+                              stderr: String(decoding: errors, as: UTF8.self), seconds: Date().timeIntervalSince(start))
+    }
+}
+
+/// Starts `command` (an executable's path or a name on PATH, then its arguments) in the package root, with
+/// this process's environment plus `environment`. It is killed after `limitSeconds`, so a hung child fails
+/// its test instead of stalling the suite.
+public func startProcess(_ command: [String], environment: [String: String] = [:], limitSeconds: Int = 180) throws -> RunningProcess {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+    process.arguments = ["--signal=KILL", "\(limitSeconds)"] + command
+    process.currentDirectoryURL = packageRoot
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let running = RunningProcess(process: process)
+    process.standardOutput = running.stdout
+    process.standardError = running.stderr
+    try process.run()
+    return running
+}
+
+/// Runs `command` to its end; see `startProcess`.
+public func runProcess(_ command: [String], environment: [String: String] = [:], limitSeconds: Int = 180) throws -> ProcessOutcome {
+    try startProcess(command, environment: environment, limitSeconds: limitSeconds).finish()
+}
+
+/// Runs the built `vae` with `arguments`, as a user at the package root would.
+public func runVAE(_ arguments: [String]) throws -> ProcessOutcome {
+    try runProcess([vaeBinary] + arguments)
+}
