@@ -2,6 +2,7 @@
 // Geometry checks for RasterImage grids, the bitmap font, axis ticks and scatter plots:
 // exact sizes, pixel values at known positions, and data-to-pixel mapping.
 
+import TestSupport
 import Testing
 import VAEConfig
 @testable import VAEReport
@@ -50,7 +51,7 @@ private let fashionMNISTClasses = ["T-shirt/top", "Trouser", "Pullover", "Dress"
 }
 
 @Test func fontCoversFashionMNISTNames() throws {
-    let config = try TrainingConfig.load(path: packageRoot.appendingPathComponent("configs/fashion-mnist.yaml").path)
+    let config = try TrainingConfig.load(path: defaultConfig)
     #expect(config.data.classNames == fashionMNISTClasses)
     for character in fashionMNISTClasses.joined().uppercased() where character != " " {
         #expect(BitmapFont.glyphs[character] != nil, "missing glyph \(character)")
