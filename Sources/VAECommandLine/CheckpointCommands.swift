@@ -15,7 +15,7 @@ struct CheckpointOption: ParsableArguments {
 
 /// Loads the checkpoint's model and runs `body` with it; a VAEError becomes one line on stderr and exit status 2.
 func withTrainedModel(_ option: CheckpointOption, _ body: (TrainedModel) throws -> Void) throws {
-    try reportingErrors(SingleProcessCommunicator()) { try body(TrainedModel(checkpoint: option.checkpoint)) }
+    try reportingErrors(SingleProcessCommunicator()) { try body(TrainedModel(checkpoint: option.checkpoint, convolutionBackend: try convolutionBackend(default: nil))) }
 }
 
 /// For `validate()`: a usage error unless `value` is at least `minimum`; `option` names it in the message.

@@ -79,13 +79,13 @@ struct ConfigOptions: ParsableArguments {
 
     func load() throws -> TrainingConfig {
         var settings = try TrainingConfig.load(path: config, overrides: overrides)
-        settings.training.convBackend = try convolutionBackend(default: settings.training.convBackend)
+        settings.training.convBackend = try convolutionBackend(default: settings.training.convBackend)!
         return settings
     }
 }
 
 /// VAE_CONV_BACKEND when set (it must name a backend), else `fallback`.
-func convolutionBackend(default fallback: ConvolutionBackend) throws -> ConvolutionBackend {
+func convolutionBackend(default fallback: ConvolutionBackend?) throws -> ConvolutionBackend? {
     let name = "VAE_CONV_BACKEND"
     guard let value = ProcessInfo.processInfo.environment[name] else { return fallback }
     guard let backend = ConvolutionBackend(rawValue: value) else {

@@ -29,12 +29,6 @@ public final class SampleWriter {
         prior = SampleImages.priorLatents(count: Self.priorCount, zDim: config.model.zDim, seed: UInt64(config.training.seed))
     }
 
-    /// Whether a sample point falls after `epoch` completed epochs: every `samples.every_epochs`, and at the end.
-    public func isDue(afterEpoch epoch: Int) -> Bool {
-        let every = config.samples.everyEpochs
-        return epoch == config.training.epochs || (every > 0 && epoch % every == 0)
-    }
-
     /// Writes the images for `epoch` completed epochs, then the report; returns the sample directory.
     @discardableResult
     public func write(afterEpoch epoch: Int) throws -> String {

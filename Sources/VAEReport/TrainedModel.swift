@@ -11,11 +11,13 @@ public struct TrainedModel {
     let model: VariationalAutoencoder
     public let inference: Inference
 
-    /// `path`: a checkpoint directory, OUT/checkpoints/step-NNNNNNNN or OUT/checkpoints/latest.
-    public init(checkpoint path: String) throws {
+    /// `path`: a checkpoint directory, OUT/checkpoints/step-NNNNNNNN or OUT/checkpoints/latest; `backend`
+    /// overrides the run's training.conv_backend.
+    public init(checkpoint path: String, convolutionBackend backend: ConvolutionBackend? = nil) throws {
         let checkpoint = try Checkpoint.read(path)
         config = checkpoint.state.config
-        model = VariationalAutoencoder(config.model, seed: UInt64(config.training.seed))
+        model = VariationalAutoencoder(config.model, seed: UInt64(config.training.seed),
+                                       convolutionBackend: backend ?? config.training.convBackend)
         try ModelWeights.load(checkpoint.model, into: model, source: path + "/" + Checkpoint.modelFile)
         inference = Inference(model: model)
     }
