@@ -1,7 +1,21 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project builds, tests and trains with, skipping those already present.
+#   launch/install-packages.sh          what building and training need
+#   launch/install-packages.sh --test   also what the tests need: a throwaway Slurm cluster with accounting
+#                                       (launch/slurm-local-cluster.sh): Slurm, munge, slurmdbd, MariaDB
 set -euo pipefail
 packages=(pkg-config libopenblas-dev libdnnl-dev zlib1g-dev libopenmpi-dev openmpi-bin dataset-fashion-mnist gzip iproute2 procps)
+# slurmdbd and MariaDB only so that sacct can tell how a job ended. The script runs a mariadbd and a
+# slurmdbd of its own, on ports of its own, so the services these packages install are not needed: in a
+# container policy-rc.d keeps them stopped; under systemd the host's MariaDB starts on 3306 (slurmdbd
+# has no /etc/slurm/slurmdbd.conf to run with), which the script leaves alone; systemctl disable --now
+# mariadb stops it for good.
+test_packages=(slurm-wlm munge slurmdbd mariadb-server mariadb-client)
+case ${1:-} in
+  "") ;;
+  --test) packages+=("${test_packages[@]}") ;;
+  *) echo "usage: $0 [--test]" >&2; exit 2 ;;
+esac
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
