@@ -110,10 +110,11 @@ func joinRanks() throws -> Communicator {
 }
 
 /// Each rank gets cores ÷ ranks-on-this-node threads (at least 1) for OpenBLAS and oneDNN alike, unless the
-/// user chose with OPENBLAS_NUM_THREADS or OMP_NUM_THREADS (either sets both).
+/// user chose with OPENBLAS_NUM_THREADS or OMP_NUM_THREADS (either sets both), or Slurm gave each task
+/// --cpus-per-task CPUs (SLURM_CPUS_PER_TASK).
 func setMathThreads(localRanks: Int) {
     let environment = ProcessInfo.processInfo.environment
-    let chosen = (environment["OPENBLAS_NUM_THREADS"] ?? environment["OMP_NUM_THREADS"]).flatMap { Int($0) }
+    let chosen = ["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "SLURM_CPUS_PER_TASK"].lazy.compactMap { environment[$0].flatMap { Int($0) } }.first
     Kernels.setThreadCount(chosen ?? max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, localRanks)))
 }
 
