@@ -76,7 +76,7 @@ enum SlurmCluster {
             let state = job["JobState"] ?? "UNKNOWN"
             if ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY"].contains(state) { return state }
             if state == "PENDING" && job["Reason"] == "BeginTime" {
-                Thread.sleep(forTimeInterval: 2)  // released at once, a requeued job can die with "Job credential revoked"
+                Thread.sleep(forTimeInterval: 5)  // released at once, a requeued job can die with "Job credential revoked"
                 _ = try run(["scontrol", "update", "JobId=\(job["JobId"] ?? "")", "StartTime=now"])
             }
             Thread.sleep(forTimeInterval: 0.5)
