@@ -8,5 +8,5 @@ cd "$(dirname "$0")/.."
 epochs=${1:-5}
 
 launch/install-packages.sh
-swift build -c release
+swift build -c release --product vae
 launch/local.sh 2 --config configs/fashion-mnist.yaml --set training.epochs="$epochs" --out runs/quickstart
