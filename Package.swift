@@ -44,6 +44,7 @@ let package = Package(
         // Training: the loop, its schedule, the step's exchange and gradient reduction, metrics.
         .target(name: "VAETraining", dependencies: [
             "VAEMath", "VAECommunication", "VAESupport", "VAEConfig", "VAEData", "VAECheckpoint", "VAEReport",
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // The thin CLI: its commands as a library, and `vae`, the binary that runs them.
         .target(name: "VAECommandLine", dependencies: [

@@ -92,16 +92,14 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
 
     public init() {}
 
-    /// A hash of every setting that shapes the trajectory (the output directory excluded), compared across ranks.
-    public var fingerprint: [UInt8] {
-        var resolved = self
-        resolved.output = Output()
-        resolved.checkpoint = Checkpointing()
-        resolved.samples = Samples()
-        let json = Array(((try? JSON.line(resolved)) ?? "").utf8)
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325  // FNV-1a: enough to tell configs apart, not a security hash
-        for byte in json { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
-        return withUnsafeBytes(of: hash.littleEndian, Array.init)
+    /// Every setting that shapes the trajectory: the config without its output, checkpoint and samples
+    /// sections, which ranks may not share (only rank 0 writes files).
+    public var trajectorySettings: TrainingConfig {
+        var settings = self
+        settings.output = Output()
+        settings.checkpoint = Checkpointing()
+        settings.samples = Samples()
+        return settings
     }
 
     public var schedule: StepDecaySchedule {

@@ -7,6 +7,7 @@
 // micro-batches, so the run is bit-identical at 1, 2, 4, … ranks. When to log, checkpoint and draw samples
 // is the schedule's business; rank 0 alone logs and writes files.
 
+import Crypto
 import Foundation
 import VAECheckpoint
 import VAECommunication
@@ -223,7 +224,7 @@ public final class Trainer {
 
     /// Rank 0's parameters become everyone's, after checking that every rank resolved the same config.
     public func synchronizeRanks() throws {
-        let hashes = try communicator.allgather(config.fingerprint)
+        let hashes = try communicator.allgather(Array(SHA256.hash(data: Array(try JSON.line(config.trajectorySettings).utf8))))
         let differing = hashes.indices.filter { hashes[$0] != hashes[0] }
         guard differing.isEmpty else {
             throw VAEError("the resolved config differs between rank 0 and rank\(differing.count > 1 ? "s" : "") \(differing.map(String.init).joined(separator: ", ")); every rank must train the same model on the same settings")
