@@ -30,9 +30,9 @@ let faultInjectionBinary = URL(fileURLWithPath: vaeBinary).deletingLastPathCompo
 
 /// `mpirun -np N [options] vae train --config … [arguments]`.
 func mpirunTrain(ranks: Int, mpiOptions: [String] = [], _ arguments: [String], environment: [String: String] = [:],
-                 binary: String = vaeBinary) throws -> ProcessOutcome {
+                 binary: String = vaeBinary, config: String = defaultConfig) throws -> ProcessOutcome {
     try runJob(["mpirun", "-np", "\(ranks)", "--oversubscribe", "--bind-to", "none"] + mpiOptions
-               + [binary, "train", "--config", defaultConfig] + arguments, environment: environment)
+               + [binary, "train", "--config", config] + arguments, environment: environment)
 }
 
 /// The per-interval losses rank 0 wrote to DIR/metrics.jsonl.

@@ -26,7 +26,7 @@ struct SlurmTests {
     /// The weights `mpirun -np 2` ends with on the same config.
     func mpirunWeights(_ config: String, epochs: Int) throws -> Data? {
         let out = temporaryDirectory().path
-        let outcome = try runJob(["mpirun", "-np", "2", "--oversubscribe", "--bind-to", "none", vaeBinary, "train", "--config", config, "--out", out])
+        let outcome = try mpirunTrain(ranks: 2, ["--out", out], config: config)
         #expect(outcome.status == 0, "\(outcome.stderr)")
         return finalWeights(out, epochs: epochs)
     }
