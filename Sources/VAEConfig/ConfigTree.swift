@@ -133,6 +133,14 @@ public final class ConfigSection {
         return try scalar(key, tree, "a string") { $0 }
     }
 
+    /// One of an enumeration's raw values.
+    public func choice<Choice: RawRepresentable & CaseIterable>(_ key: String, default fallback: Choice) throws -> Choice
+    where Choice.RawValue == String {
+        guard let tree = value(key) else { return fallback }
+        let known = Choice.allCases.map(\.rawValue).joined(separator: ", ")
+        return try scalar(key, tree, "one of \(known)") { Choice(rawValue: $0) }
+    }
+
     public func intList(_ key: String, default fallback: [Int], _ requirement: String, where rule: (Int) -> Bool) throws -> [Int] {
         guard let tree = value(key) else { return fallback }
         guard case .list(let items) = tree, !items.isEmpty else {

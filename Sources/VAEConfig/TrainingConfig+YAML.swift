@@ -85,6 +85,9 @@ extension TrainingConfig {
         data.testLabels = try d.string("test_labels", default: data.testLabels) ?? data.testLabels
         data.limit = try d.int("limit", default: data.limit, "0 (all) or a positive count") { $0 >= 0 }
         data.classNames = try d.stringList("class_names", default: data.classNames)
+        data.resize = try d.choice("resize", default: data.resize)
+        data.badImages = try d.choice("bad_images", default: data.badImages)
+        data.cacheDirectory = try d.string("cache_dir", default: data.cacheDirectory) ?? data.cacheDirectory
         try d.finish()
     }
 
@@ -101,11 +104,7 @@ extension TrainingConfig {
         training.lrDecay = try t.double("lr_decay", default: training.lrDecay, "in (0, 1]") { $0 > 0 && $0 <= 1 }
         training.lrStepSize = try t.int("lr_step_size", default: training.lrStepSize, "a positive integer") { $0 > 0 }
         training.logEverySteps = try t.int("log_every_steps", default: training.logEverySteps, "0 (off) or a positive integer") { $0 >= 0 }
-        let backend = try t.string("conv_backend", default: training.convBackend.rawValue) ?? training.convBackend.rawValue
-        guard let convBackend = ConvolutionBackend(rawValue: backend) else {
-            throw t.error("conv_backend", "'\(backend)' is not a backend: expected one of \(ConvolutionBackend.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        training.convBackend = convBackend
+        training.convBackend = try t.choice("conv_backend", default: training.convBackend)
         try t.finish()
     }
 }

@@ -19,8 +19,47 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
         public var limit = 0
         /// The names of labels 0, 1, … in the latent scatter's legend; empty: the label numbers.
         public var classNames: [String] = []
+        /// How a folder's images take the model's input size.
+        public var resize = Resize.stretch
+        /// What a folder's undecodable image does to the run.
+        public var badImages = BadImages.error
+        /// Where a folder's decoded images are cached; node-local, so nodes without a shared file system
+        /// each build their own.
+        public var cacheDirectory = "/tmp/vae-image-cache"
 
-        enum CodingKeys: String, CodingKey { case train, test, testLabels = "test_labels", limit, classNames = "class_names" }
+        public enum Resize: String, CaseIterable, Equatable, Sendable, Codable {
+            /// Scale each axis to the target (Keras's flow_from_directory, the book's).
+            case stretch
+            /// Crop the middle to the target's aspect, then scale.
+            case centerCrop = "center_crop"
+        }
+
+        public enum BadImages: String, CaseIterable, Equatable, Sendable, Codable {
+            /// One line naming the file, exit 2.
+            case error
+            /// A warning per file; the run goes on without it.
+            case skip
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case train, test, testLabels = "test_labels", limit, classNames = "class_names"
+            case resize, badImages = "bad_images", cacheDirectory = "cache_dir"
+        }
+
+        public init() {}
+
+        /// Keys added after a checkpoint was written keep their defaults.
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            train = try c.decode(String.self, forKey: .train)
+            test = try c.decode(String.self, forKey: .test)
+            testLabels = try c.decode(String.self, forKey: .testLabels)
+            limit = try c.decode(Int.self, forKey: .limit)
+            classNames = try c.decodeIfPresent([String].self, forKey: .classNames) ?? classNames
+            resize = try c.decodeIfPresent(Resize.self, forKey: .resize) ?? resize
+            badImages = try c.decodeIfPresent(BadImages.self, forKey: .badImages) ?? badImages
+            cacheDirectory = try c.decodeIfPresent(String.self, forKey: .cacheDirectory) ?? cacheDirectory
+        }
     }
 
     public struct Training: Equatable, Sendable, Codable {
@@ -93,10 +132,11 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
     public init() {}
 
     /// Every setting that shapes the trajectory: the config without its output, checkpoint and samples
-    /// sections, which ranks may not share (only rank 0 writes files).
+    /// sections, which ranks may not share (only rank 0 writes files), nor the node-local cache's place.
     public var trajectorySettings: TrainingConfig {
         var settings = self
         settings.output = Output()
+        settings.data.cacheDirectory = Data().cacheDirectory
         settings.checkpoint = Checkpointing()
         settings.samples = Samples()
         return settings
