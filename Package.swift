@@ -18,6 +18,8 @@ let package = Package(
         // System libraries from Debian; pkg-config finds their headers and libraries.
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         // oneDNN ships no pkg-config file on Debian; its header and library are in the default paths.
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "COpenMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
@@ -33,8 +35,8 @@ let package = Package(
         .target(name: "VAESupport"),
         // The run's settings: YAML with --set overrides, validated, every default written once.
         .target(name: "VAEConfig", dependencies: ["VAEMath", "VAESupport", .product(name: "Yams", package: "Yams")]),
-        // Data: IDX files, image data sets, the test set and its labels, the epoch sampler.
-        .target(name: "VAEData", dependencies: ["VAEMath", "VAESupport", "VAEConfig", "CZlib"]),
+        // Data: IDX files, JPEG and PNG decoding and resizing, image data sets, the test set and its labels, the epoch sampler.
+        .target(name: "VAEData", dependencies: ["VAEMath", "VAESupport", "VAEConfig", "CZlib", "CTurboJPEG", "CPNG"]),
         // Checkpoints: safetensors, model weights by name, checkpoint write/read/verify/restore.
         .target(name: "VAECheckpoint", dependencies: [
             "VAEMath", "VAESupport", "VAEConfig", .product(name: "Crypto", package: "swift-crypto"),

@@ -4,7 +4,7 @@
 #   launch/install-packages.sh --test   also what the tests need: a throwaway Slurm cluster with accounting
 #                                       (launch/slurm-local-cluster.sh): Slurm, munge, slurmdbd, MariaDB
 set -euo pipefail
-packages=(pkg-config libopenblas-dev libdnnl-dev zlib1g-dev libopenmpi-dev openmpi-bin dataset-fashion-mnist gzip iproute2 procps)
+packages=(pkg-config libopenblas-dev libdnnl-dev zlib1g-dev libturbojpeg0-dev libpng-dev libopenmpi-dev openmpi-bin dataset-fashion-mnist gzip iproute2 procps)
 # slurmdbd and MariaDB only so that sacct can tell how a job ended. The script runs a mariadbd and a
 # slurmdbd of its own, on ports of its own, so the services these packages install are not needed: in a
 # container policy-rc.d keeps them stopped; under systemd the host's MariaDB starts on 3306 (slurmdbd
