@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "VAEMathTests", dependencies: ["VAEMath"]),
         .testTarget(name: "VAETrainingTests", dependencies: [
             "TestSupport", "VAETraining", "VAEReport", "VAECheckpoint", "VAEData", "VAEConfig", "VAESupport", "VAECommunication", "VAEMath",
-            "CZlib", "vae",
+            "CZlib", "CTurboJPEG", "CPNG", "vae",
         ]),
         .testTarget(name: "MultiRankEndToEndTests", dependencies: ["TestSupport", "vae", "vae-fault-injection"]),
     ]
