@@ -7,7 +7,8 @@
 #   launch/slurm-local-cluster.sh stop     cancels the jobs, stops the daemons, removes the state directory
 #   launch/slurm-local-cluster.sh status   prints sinfo and squeue
 #   launch/slurm-local-cluster.sh jobs     every job since start, from sacct: id, name, state, exit codes
-#   eval "$(launch/slurm-local-cluster.sh env)"   points sbatch, srun, squeue, sacct... at this cluster
+#   eval "$(launch/slurm-local-cluster.sh env)"   points sbatch, srun, squeue, sacct... at this cluster, and
+#                                          Open MPI's TCP at loopback (every node is this host)
 # start and stop may be repeated. Everything (configuration, munge key and socket, database, spool, logs)
 # lives in one directory; the host's /etc/slurm, /etc/munge, /etc/mysql and /var/lib/mysql are neither
 # read nor touched.
@@ -301,6 +302,15 @@ start() {
   fi
   sinfo -N
   echo "export SLURM_CONF=$conf   # or: eval \"\$($0 env)\""
+  print_mpi_interfaces
+}
+
+# Every node is this host, so Open MPI's TCP (between "nodes", and from orted to mpirun) goes over loopback.
+# Left to choose, it also offers the host's other addresses, and one that goes away mid-job (two-hosts.sh's
+# bridge, say) strands the job's connections: the job hangs.
+print_mpi_interfaces() {
+  echo "export OMPI_MCA_btl_tcp_if_include=lo"
+  echo "export OMPI_MCA_oob_tcp_if_include=lo"
 }
 
 # Processes of this cluster's jobs still alive once the daemons are gone: those whose environment names
@@ -372,6 +382,6 @@ case ${1:-} in
   stop) stop ;;
   status) all_running || { echo "not running" >&2; exit 1; }; SLURM_CONF=$conf sinfo -N && SLURM_CONF=$conf squeue ;;
   jobs) list_jobs ;;
-  env) echo "export SLURM_CONF=$conf" ;;
+  env) echo "export SLURM_CONF=$conf"; print_mpi_interfaces ;;
   *) usage ;;
 esac

@@ -59,6 +59,9 @@ enum SlurmCluster {
         return job
     }
 
+    /// Cancels the job if it still runs, so that a failed test leaves no job holding the nodes.
+    static func cancel(_ job: Int) { _ = try? run(["scancel", "\(job)"]) }
+
     /// The job's fields from `scontrol show job` (JobState, Reason, Restarts, ExitCode, …).
     static func fields(of job: Int) throws -> [String: String] {
         let shown = try run(["scontrol", "show", "job", "--oneliner", "\(job)"]).stdout
@@ -81,7 +84,11 @@ enum SlurmCluster {
             }
             Thread.sleep(forTimeInterval: 0.5)
         }
-        throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "job \(job) still running after \(limitSeconds) s"])
+        let last = try fields(of: job)
+        cancel(job)
+        let output = (last["StdOut"].flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? "").suffix(2000)
+        throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey:
+            "job \(job) still \(last["JobState"] ?? "?") (\(last["Reason"] ?? "?")) after \(limitSeconds) s; cancelled. Its output:\n\(output)"])
     }
 
     /// The job's state and exit code as Slurm's accounting (sacct) recorded them, once it has them.

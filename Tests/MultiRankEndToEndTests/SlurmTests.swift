@@ -37,6 +37,7 @@ struct SlurmTests {
     func aJobTrainsWhatMpirunTrains(launcher: String) throws {
         let config = try config(epochs: 1), out = temporaryDirectory().path
         let job = try SlurmCluster.submit(config: config, out: out, environment: ["VAE_LAUNCHER": launcher, "VAE_MPIRUN_BIND": "none"])
+        defer { SlurmCluster.cancel(job) }
         #expect(try SlurmCluster.waitUntilDone(job) == "COMPLETED", "\(jobLog(out))")
         #expect(jobLog(out).contains("over 2 ranks") && jobLog(out).contains("exit status 0"), "\(jobLog(out))")
         #expect(try SlurmCluster.accounting(of: job) == ("COMPLETED", "0:0"))
@@ -47,6 +48,7 @@ struct SlurmTests {
     @Test func aFailingRankFailsTheJob() throws {
         let config = try config(epochs: 1), out = temporaryDirectory().path
         let job = try SlurmCluster.submit(config: config, out: out, environment: ["VAE_BINARY": faultInjectionBinary, "VAE_FAIL_AT_ALLREDUCE": "1:5"])
+        defer { SlurmCluster.cancel(job) }
         #expect(try SlurmCluster.waitUntilDone(job) == "FAILED", "\(jobLog(out))")
         #expect(jobLog(out).contains("error: rank 1 of 2: injected failure in allreduce 5"), "\(jobLog(out))")
         let (state, exitCode) = try SlurmCluster.accounting(of: job)
@@ -58,6 +60,7 @@ struct SlurmTests {
     func stoppedJobResumesExactly(options: [String] = [], stop: (Int) throws -> Void) throws {
         let epochs = 3, config = try config(epochs: epochs), out = temporaryDirectory().path
         let job = try SlurmCluster.submit(config: config, out: out, options: options)
+        defer { SlurmCluster.cancel(job) }
         try waitFor(out + "/checkpoints/step-00000060", limit: 120)
         try stop(job)
         #expect(try SlurmCluster.waitUntilDone(job) == "COMPLETED", "\(jobLog(out))")
@@ -82,6 +85,7 @@ struct SlurmTests {
     @Test func aTimeLimitBeforeTheLastEpoch() throws {
         let epochs = 25, config = try config(epochs: epochs), out = temporaryDirectory().path
         let job = try SlurmCluster.submit(config: config, out: out, options: ["--time=1", "--signal=TERM@5"])
+        defer { SlurmCluster.cancel(job) }
         #expect(try SlurmCluster.waitUntilDone(job, limitSeconds: 600) == "COMPLETED", "\(jobLog(out))")
         #expect(jobLog(out).contains("restart 1") && jobLog(out).contains("stopped by signal 15"), "\(jobLog(out))")
         let weights = finalWeights(out, epochs: epochs), straight = try mpirunWeights(config, epochs: epochs)
