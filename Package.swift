@@ -35,8 +35,11 @@ let package = Package(
         .target(name: "VAESupport"),
         // The run's settings: YAML with --set overrides, validated, every default written once.
         .target(name: "VAEConfig", dependencies: ["VAEMath", "VAESupport", .product(name: "Yams", package: "Yams")]),
-        // Data: IDX files, JPEG and PNG decoding and resizing, image data sets, the test set and its labels, the epoch sampler.
-        .target(name: "VAEData", dependencies: ["VAEMath", "VAESupport", "VAEConfig", "CZlib", "CTurboJPEG", "CPNG"]),
+        // Data: IDX files and image folders (JPEG and PNG decoding, resizing, the decoded cache), image data sets,
+        // the test set and its labels, CelebA's attributes, the epoch sampler.
+        .target(name: "VAEData", dependencies: [
+            "VAEMath", "VAESupport", "VAEConfig", "CZlib", "CTurboJPEG", "CPNG", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         // Checkpoints: safetensors, model weights by name, checkpoint write/read/verify/restore.
         .target(name: "VAECheckpoint", dependencies: [
             "VAEMath", "VAESupport", "VAEConfig", .product(name: "Crypto", package: "swift-crypto"),

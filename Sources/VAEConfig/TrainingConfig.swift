@@ -8,11 +8,12 @@ import VAESupport
 
 public struct TrainingConfig: Equatable, Sendable, Codable {
     public struct Data: Equatable, Sendable, Codable {
+        /// An IDX file, or a folder searched recursively for .jpg, .jpeg and .png files.
         public var train = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
-        /// Held-out images: rank 0 draws its sample images from them.
+        /// Held-out images (an IDX file or a folder): rank 0 draws its sample images from them.
         public var test = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"
         /// Labels of the test images, which colour the latent scatter plot. The default file may be absent
-        /// (an uncoloured plot); any other file must exist and hold one label per test image.
+        /// (an uncoloured plot); any other file must exist and hold one label per test image; empty: none.
         public var testLabels = Data.defaultTestLabels
         public static let defaultTestLabels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz"
         /// Keep only the first `limit` training images; 0 keeps all.

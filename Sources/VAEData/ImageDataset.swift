@@ -1,15 +1,25 @@
-// ImageDataset: images from an IDX file, kept as bytes (a quarter of the memory of Floats) and scaled to
-// [0, 1] only when a batch is gathered. Layout NHWC: (count, height, width[, channels]).
+// ImageDataset: the images of an IDX file or of a folder of JPEG/PNG files, kept as bytes (a quarter of the
+// memory of Floats) and scaled to [0, 1] only when a batch is gathered. Layout NHWC: (count, height, width,
+// channels). A folder's images come from its decoded cache (ImageCache), mapped rather than read.
 
+import Foundation
+import VAEConfig
 import VAEMath
 import VAESupport
 
 public struct ImageDataset {
     public let path: String
     public let count, height, width, channels: Int
-    private let bytes: [UInt8]
+    /// A folder's files, relative to it, image by image; empty for an IDX file.
+    public let names: [String]
+    /// A folder's undecodable files left out under data.bad_images skip, each as a message naming it.
+    public let skipped: [String]
+    private let bytes: ImageBytes
+    private let firstPixel: Int
+    /// The cache slot of each image, where undecodable files were skipped; nil: image i is slot i.
+    private let slots: [Int]?
 
-    /// Loads `path`; `limit` > 0 keeps only the first `limit` images.
+    /// The images of the IDX file at `path`; `limit` > 0 keeps only the first `limit`.
     public init(path: String, limit: Int = 0) throws {
         let file = try IDXFile(contentsOf: path)
         let d = file.dimensions
@@ -18,10 +28,47 @@ public struct ImageDataset {
         }
         self.path = path
         count = limit > 0 ? min(limit, d[0]) : d[0]
-        height = d[1]
-        width = d[2]
-        channels = d.count == 4 ? d[3] : 1
-        bytes = Array(file.bytes[0..<(count * height * width * channels)])
+        (height, width, channels) = (d[1], d[2], d.count == 4 ? d[3] : 1)
+        bytes = ImageBytes(Array(file.bytes[0..<(count * height * width * channels)]))
+        (names, skipped, firstPixel, slots) = ([], [], 0, nil)
+    }
+
+    /// The images at `path`: an IDX file as it is, or a folder's files decoded (through the cache in
+    /// `data.cacheDirectory`) and resized to `imageShape` ([height, width, channels]) by `data.resize`.
+    public static func load(_ path: String, data: TrainingConfig.Data, imageShape: [Int], limit: Int = 0,
+                            build: CacheBuild = CacheBuild()) throws -> ImageDataset {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else { throw VAEError("\(path): no such file or folder") }
+        guard isFolder.boolValue else { return try ImageDataset(path: path, limit: limit) }
+        let folder = try ImageFolder(path: path, limit: limit)
+        let (bytes, pixelOffset) = try ImageCache.open(folder, imageShape: imageShape, resize: data.resize,
+                                                       directory: data.cacheDirectory, build: build)
+        return try ImageDataset(folder: folder, imageShape: imageShape, bytes: bytes, pixelOffset: pixelOffset, badImages: data.badImages)
+    }
+
+    private init(folder: ImageFolder, imageShape: [Int], bytes: ImageBytes, pixelOffset: Int, badImages: TrainingConfig.Data.BadImages) throws {
+        let layout = ImageCache.Layout(count: folder.files.count, imageShape: imageShape)
+        let bad = (0..<layout.count).filter { layout.status(bytes, index: $0) == .undecodable }
+        // The cache keeps only that a file failed; decoding it again says why.
+        func message(_ slot: Int) -> String {
+            do {
+                _ = try ImageDecoder.decode(contentsOf: folder.path(of: slot), channels: layout.channels)
+                return "\(folder.path(of: slot)): could not be decoded when the cache was built"
+            } catch let error as VAEError { return error.message } catch { return "\(folder.path(of: slot)): \(error)" }
+        }
+        if let first = bad.first, badImages == .error {
+            throw VAEError("\(message(first))\(bad.count > 1 ? " (and \(bad.count - 1) more undecodable files)" : ""); data.bad_images: skip leaves them out")
+        }
+        guard bad.count < layout.count else { throw VAEError("\(folder.path): none of its \(layout.count) image files could be decoded") }
+        let good = bad.isEmpty ? nil : Array(Set(0..<layout.count).subtracting(bad)).sorted()
+        path = folder.path
+        count = good?.count ?? layout.count
+        (height, width, channels) = (layout.height, layout.width, layout.channels)
+        names = (good ?? Array(0..<layout.count)).map { folder.files[$0].name }
+        skipped = bad.map(message)
+        self.bytes = bytes
+        firstPixel = pixelOffset
+        slots = good
     }
 
     public var imageShape: [Int] { [height, width, channels] }
@@ -32,6 +79,16 @@ public struct ImageDataset {
         guard imageShape == input else {
             throw VAEError("\(source): \(path) holds \(formatShape(imageShape)) images but model.input_shape is \(formatShape(input))")
         }
+    }
+
+    /// The index of a folder's file `name` (relative to the folder, or just its file name when that is unique).
+    public func index(named name: String) throws -> Int {
+        if let index = names.firstIndex(of: name) { return index }
+        let matches = names.indices.filter { (names[$0] as NSString).lastPathComponent == name }
+        guard matches.count == 1 else {
+            throw VAEError("\(path): \(matches.isEmpty ? "no image file named" : "several image files named") \(name)")
+        }
+        return matches[0]
     }
 
     /// One image, scaled to [0, 1].
@@ -46,14 +103,12 @@ public struct ImageDataset {
         precondition(batch.itemShape == imageShape, "gathering \(imageShape) images into a \(batch.itemShape) tensor")
         batch.resize(batch: indices.count)
         let size = height * width * channels
-        bytes.withUnsafeBufferPointer { source in
-            var destination = batch.pointer
-            for index in indices {
-                precondition(index >= 0 && index < count, "image \(index) out of 0..<\(count) in \(path)")
-                let image = source.baseAddress! + index * size
-                for p in 0..<size { destination[p] = Float(image[p]) / 255 }
-                destination += size
-            }
+        var destination = batch.pointer
+        for index in indices {
+            precondition(index >= 0 && index < count, "image \(index) out of 0..<\(count) in \(path)")
+            let image = bytes.base + firstPixel + (slots?[index] ?? index) * size
+            for p in 0..<size { destination[p] = Float(image[p]) / 255 }
+            destination += size
         }
     }
 }

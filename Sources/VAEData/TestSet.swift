@@ -1,5 +1,5 @@
-// TestSet: the held-out images rank 0 draws its sample images from (data.test), with their labels
-// (data.test_labels) when there are any. Every error names the config key.
+// TestSet: the held-out images rank 0 draws its sample images from (data.test, an IDX file or a folder), with
+// their labels (data.test_labels, an IDX file; empty: none) when there are any. Every error names the config key.
 
 import Foundation
 import VAEConfig
@@ -12,9 +12,13 @@ public struct TestSet {
 
     public init(config: TrainingConfig) throws {
         let data = config.data
-        images = try Self.naming("data.test") { try ImageDataset(path: data.test) }
+        let model = config.model
+        images = try Self.naming("data.test") {
+            try ImageDataset.load(data.test, data: data, imageShape: [model.inputHeight, model.inputWidth, model.inputChannels])
+        }
         try images.check(fits: config.model, source: "data.test")
-        if data.testLabels == TrainingConfig.Data.defaultTestLabels && !FileManager.default.fileExists(atPath: data.testLabels) {
+        if data.testLabels.isEmpty
+            || data.testLabels == TrainingConfig.Data.defaultTestLabels && !FileManager.default.fileExists(atPath: data.testLabels) {
             labels = nil
         } else {
             let count = images.count

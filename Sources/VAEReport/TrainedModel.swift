@@ -5,6 +5,7 @@ import VAECheckpoint
 import VAEConfig
 import VAEData
 import VAEMath
+import VAESupport
 
 public struct TrainedModel {
     public let config: TrainingConfig
@@ -24,9 +25,13 @@ public struct TrainedModel {
 
     public var imageShape: [Int] { [config.model.inputHeight, config.model.inputWidth, config.model.inputChannels] }
 
-    /// The images of the IDX file at `path`, which must fit the model; `source` names the option that gave it.
+    /// The images of the IDX file or folder at `path` (a folder's resized as the run's data were), which must
+    /// fit the model; `source` names the option that gave it.
     public func images(_ path: String, source: String) throws -> ImageDataset {
-        let data = try ImageDataset(path: path)
+        let data: ImageDataset
+        do { data = try ImageDataset.load(path, data: config.data, imageShape: imageShape) } catch let error as VAEError {
+            throw VAEError("\(source): \(error.message)")
+        }
         try data.check(fits: config.model, source: source)
         return data
     }

@@ -41,7 +41,9 @@ public final class Trainer {
     /// How many allreduces a step starts.
     public var bucketCount: Int { reduction.buckets.count }
 
-    public init(config: TrainingConfig, communicator: Communicator = SingleProcessCommunicator()) throws {
+    /// `log` takes rank 0's lines while a folder's cache is built, and its warnings about skipped files.
+    public init(config: TrainingConfig, communicator: Communicator = SingleProcessCommunicator(),
+                log: @escaping (String) -> Void = { print($0) }) throws {
         self.config = config
         self.communicator = communicator
         let globalBatch = config.training.batchSize, ranks = communicator.size
@@ -52,7 +54,14 @@ public final class Trainer {
         guard localBatch % microBatch == 0 else {
             throw VAEError("training.micro_batch: \(microBatch) does not divide the per-rank batch \(localBatch) (batch \(globalBatch) over \(ranks) ranks)")
         }
-        dataset = try ImageDataset(path: config.data.train, limit: config.data.limit)
+        let say = communicator.rank == 0 ? log : nil
+        let build = CacheBuild(part: communicator.localRank, parts: communicator.localSize, barrier: communicator.barrier, progress: say)
+        let input = config.model
+        do {
+            dataset = try ImageDataset.load(config.data.train, data: config.data, imageShape: [input.inputHeight, input.inputWidth, input.inputChannels],
+                                            limit: config.data.limit, build: build)
+        } catch let error as VAEError { throw VAEError("data.train: \(error.message)") }
+        for skipped in dataset.skipped { say?("warning: skipped \(skipped)") }
         try dataset.check(fits: config.model, source: "data.train")
         guard dataset.count >= globalBatch else {
             throw VAEError("data.train: \(dataset.path) has \(dataset.count) images, fewer than one batch (training.batch_size \(globalBatch))")
@@ -135,7 +144,8 @@ public final class Trainer {
         let metrics = leader ? try MetricsLog(directory: config.output.directory, appending: checkpoint != nil) : nil
         let samples = leader ? try SampleWriter(config: config, model: model, stepsPerEpoch: sampler.stepsPerEpoch) : nil
         let say = leader ? log : { _ in }
-        say("training \(dataset.count) images of \(formatShape(dataset.imageShape)) from \(dataset.path): "
+        say("training \(dataset.count) images of \(formatShape(dataset.imageShape)) from \(dataset.path)"
+            + (dataset.skipped.isEmpty ? "" : " (\(dataset.skipped.count) undecodable files skipped)") + ": "
             + "\(model.parameters.count) parameters, \(sampler.stepsPerEpoch) steps of \(sampler.globalBatch) per epoch"
             + (communicator.size > 1 ? " over \(communicator.size) ranks" : "")
             + (checkpoint.map { ", resuming from \($0.path) at step \(first)" } ?? ""))
