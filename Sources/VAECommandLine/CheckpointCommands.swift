@@ -23,16 +23,21 @@ func check(_ value: Int, atLeast minimum: Int, option: String) throws {
     guard value >= minimum else { throw ValidationError("\(option) \(value): must be at least \(minimum)") }
 }
 
-/// Throws unless `index` is one of the images of `data`.
-func check(index: Int, option: String, in data: ImageDataset) throws {
+/// The image `image` names in `data`: an index, or a folder's file name (the book morphs 000238.jpg into 000193.jpg).
+func index(of image: String, option: String, in data: ImageDataset) throws -> Int {
+    guard let index = Int(image) else {
+        do { return try data.index(named: image) } catch let error as VAEError { throw VAEError("\(option) \(image): \(error.message)") }
+    }
     guard (0..<data.count).contains(index) else {
         throw VAEError("\(option) \(index): \(data.path) has \(data.count) images (indices 0 to \(data.count - 1))")
     }
+    return index
 }
 
 struct ImagesOption: ParsableArguments {
-    @Option(name: .customLong("data"), help: ArgumentHelp("An IDX file of images the model's size (gzipped or raw), e.g. the data set's test file.",
-                                                          valueName: "FILE"))
+    @Option(name: .customLong("data"), help: ArgumentHelp(
+        "An IDX file of images the model's size (gzipped or raw), e.g. the data set's test file, or a folder of JPEG/PNG images (resized as the run's data.resize says).",
+        valueName: "PATH"))
     var path: String
 
     func load(for trained: TrainedModel) throws -> ImageDataset { try trained.images(path, source: "--data") }
