@@ -24,18 +24,18 @@ let trainedRun: (out: String, checkpoint: String, data: String) = {
 @Suite struct CheckpointCommandTests {
     let directory = temporaryDirectory()
 
-    func picture(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> (width: Int, height: Int)? {
+    func picture(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> DecodedPNG {
         let out = directory.appendingPathComponent("\(UUID().uuidString).png").path
         let outcome = try runVAE(arguments + ["--checkpoint", trainedRun.checkpoint, "--out", out])
         #expect(outcome.status == 0 && outcome.stdout.contains("wrote \(out)"), "\(outcome.stderr)", sourceLocation: sourceLocation)
-        return pngSize(out)
+        return try decodePNG(file: out)
     }
 
     @Test func picturesHaveTheExpectedSizes() throws {
-        #expect(try picture(["sample", "--count", "12"]).map { [$0.width, $0.height] } == [4 * 28 + 5 * 2, 3 * 28 + 4 * 2])
-        #expect(try picture(["reconstruct", "--data", trainedRun.data, "--count", "12"]).map { [$0.width, $0.height] } == [302, 4 * 28 + 5 * 2])
-        #expect(try picture(["interpolate", "--data", trainedRun.data, "--from", "0", "--to", "5", "--steps", "6"])
-            .map { [$0.width, $0.height] } == [8 * 28 + 9 * 2, 32])
+        let shape = { (png: DecodedPNG) in [png.width, png.height, png.colourType] }  // colour type 0: grey
+        #expect(shape(try picture(["sample", "--count", "12"])) == [4 * 28 + 5 * 2, 3 * 28 + 4 * 2, 0])
+        #expect(shape(try picture(["reconstruct", "--data", trainedRun.data, "--count", "12"])) == [302, 4 * 28 + 5 * 2, 0])
+        #expect(shape(try picture(["interpolate", "--data", trainedRun.data, "--from", "0", "--to", "5", "--steps", "6"])) == [8 * 28 + 9 * 2, 32, 0])
     }
 
     @Test func sampleWithTheRunsSeedRedrawsItsPrior() throws {

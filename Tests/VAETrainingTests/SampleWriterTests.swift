@@ -34,12 +34,13 @@ import VAESupport
         let out = try run(epochs: 3, everyEpochs: 2)
         let samples = try FileManager.default.contentsOfDirectory(atPath: out + "/samples").sorted()
         #expect(samples == ["epoch-0002", "epoch-0003"])
-        let expected = ["prior.png": (302, 302), "reconstructions.png": (302, 62), "latent.png": (640, 640), "manifold.png": (420, 420)]
+        // Width, height and PNG colour type: the digits' pictures are grey (0), the scatter RGB (2).
+        let expected = ["prior.png": [302, 302, 0], "reconstructions.png": [302, 62, 0], "latent.png": [640, 640, 2], "manifold.png": [420, 420, 0]]
         for epoch in samples {
             #expect(Set(try FileManager.default.contentsOfDirectory(atPath: "\(out)/samples/\(epoch)")) == Set(expected.keys))
             for (name, size) in expected {
-                let found = pngSize("\(out)/samples/\(epoch)/\(name)")
-                #expect(found?.width == size.0 && found?.height == size.1, "\(epoch)/\(name): \(String(describing: found))")
+                let png = try decodePNG(file: "\(out)/samples/\(epoch)/\(name)")
+                #expect([png.width, png.height, png.colourType] == size, "\(epoch)/\(name)")
             }
         }
         let report = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
