@@ -1,11 +1,13 @@
-// Helpers the training tests share: small IDX files written on the spot, a held-out set, a PNG decoder and
-// VAEError checks.
+// Helpers the training tests share: small IDX files written on the spot, a held-out set, a tiny RGB run, a PNG
+// decoder and VAEError checks.
 
 import CZlib
 import Foundation
 import TestSupport
 import Testing
+import VAEConfig
 import VAEData
+import VAEMath
 import VAEReport
 import VAESupport
 import VAETraining
@@ -42,6 +44,40 @@ func smallTestSet(in directory: URL, count: Int = 40) -> (images: String, labels
     (write(imageFile(count: count).encoded, to: directory.appendingPathComponent("test-images")),
      write(IDXFile(dimensions: [count], bytes: (0..<count).map { UInt8($0 % 10) }).encoded, to: directory.appendingPathComponent("test-labels")))
 }
+
+/// A tiny colour model: 16×16×3 images, z_dim 8, two stride-2 convolutions each way.
+let tinyRGBModel = Architecture(inputHeight: 16, inputWidth: 16, inputChannels: 3,
+                                encoder: [ConvSpec(filters: 8, kernel: 3, stride: 2), ConvSpec(filters: 8, kernel: 3, stride: 2)],
+                                decoder: [ConvSpec(filters: 8, kernel: 3, stride: 2), ConvSpec(filters: 3, kernel: 3, stride: 2)],
+                                zDim: 8)
+
+/// `count` 16×16×3 images: image 0 pure red, image 1 pure green, the rest a simple function of position.
+func rgbImageFile(count: Int) -> IDXFile {
+    let size = 16 * 16 * 3
+    return IDXFile(dimensions: [count, 16, 16, 3], bytes: (0..<(count * size)).map { i in
+        switch (i / size, i % 3) {
+        case (0, 0), (1, 1): 255
+        case (0, _), (1, _): 0
+        default: UInt8(truncatingIfNeeded: i &* 7)
+        }
+    })
+}
+
+/// One run of `tinyRGBModel`, trained once for every test that looks at it: 1 epoch on 64 colour images (from
+/// `rgbImageFile`), which are also its test set, so its pictures start with a red and a green image.
+let rgbRun: (out: String, checkpoint: String, data: String) = {
+    let directory = temporaryDirectory()
+    var config = TrainingConfig()
+    config.model = tinyRGBModel
+    config.data.train = write(rgbImageFile(count: 64).encoded, to: directory.appendingPathComponent("rgb-images"))
+    config.data.test = config.data.train
+    config.data.testLabels = write(IDXFile(dimensions: [64], bytes: (0..<64).map { UInt8($0 % 10) }).encoded,
+                                   to: directory.appendingPathComponent("rgb-labels"))
+    config.training.epochs = 1
+    config.output.directory = directory.appendingPathComponent("run").path
+    _ = try! Trainer(config: config).run(log: { _ in })
+    return (config.output.directory, config.output.directory + "/checkpoints/latest", config.data.test)
+}()
 
 /// What a minimal independent decoder extracts from an 8-bit, filter-0 PNG: the writer's output, read without its code.
 struct DecodedPNG {
