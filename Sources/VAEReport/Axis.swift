@@ -1,6 +1,6 @@
 // Axis: how the pictures scale an axis: the data's range padded by 5% each side, and about five "nice" ticks
-// (1, 2 or 5 times a power of ten) inside a range. The latent scatter (PNG) and report.html's loss curves
-// (SVG) both draw their axes with it, so the two read alike.
+// (1, 2 or 5 times a power of ten) inside a range. The latent scatter and histograms (PNG) and report.html's
+// loss curves (SVG) all draw their axes with it, so they read alike; the PNG plots map data to pixels by a PlotFrame.
 
 import Foundation
 
@@ -31,5 +31,30 @@ enum Axis {
             let value = Double(k) * best.step
             return (value, String(format: "%.\(best.decimals)f", value))
         }
+    }
+}
+
+/// The mapping between data coordinates and pixel coordinates of a plot's area.
+struct PlotFrame: Equatable, Sendable {
+    /// Data range shown on the x axis.
+    let xMin: Float, xMax: Float
+    /// Data range shown on the y axis.
+    let yMin: Float, yMax: Float
+    /// Plot area in pixels, inclusive; `xMin` maps to `left`, `yMin` to `bottom`.
+    let left: Int, top: Int, right: Int, bottom: Int
+
+    /// Creates a frame; the ranges and the pixel area must be non-empty.
+    init(xMin: Float, xMax: Float, yMin: Float, yMax: Float, left: Int, top: Int, right: Int, bottom: Int) {
+        precondition(xMax > xMin && yMax > yMin && right > left && bottom > top, "PlotFrame: empty range or area")
+        (self.xMin, self.xMax, self.yMin, self.yMax) = (xMin, xMax, yMin, yMax)
+        (self.left, self.top, self.right, self.bottom) = (left, top, right, bottom)
+    }
+
+    /// The pixel for a finite data point; y grows upwards in data, downwards in pixels.
+    func pixel(for point: (x: Float, y: Float)) -> (x: Int, y: Int) {
+        let fx = (Double(point.x) - Double(xMin)) / (Double(xMax) - Double(xMin))
+        let fy = (Double(point.y) - Double(yMin)) / (Double(yMax) - Double(yMin))
+        return (left + Int((fx * Double(right - left)).rounded()),
+                bottom - Int((fy * Double(bottom - top)).rounded()))
     }
 }

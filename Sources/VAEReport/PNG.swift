@@ -8,8 +8,8 @@ import VAESupport
 
 /// Encodes 8-bit greyscale or RGB images as PNG files.
 public enum PNG {
-    /// The fixed 8-byte PNG file signature; public for tests that read back the files a run writes.
-    public static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+    /// The fixed 8-byte PNG file signature.
+    static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
 
     /// Encodes row-major pixels as a complete PNG byte stream.
     ///

@@ -53,6 +53,14 @@ public struct RasterImage: Equatable, Sendable {
         }
     }
 
+    /// Draws the 1-pixel outline of the rectangle with top-left (x, y) and the given size, clipped to the image.
+    mutating func strokeRect(x: Int, y: Int, width w: Int, height h: Int, color: [UInt8]) {
+        fillRect(x: x, y: y, width: w, height: 1, color: color)
+        fillRect(x: x, y: y + h - 1, width: w, height: 1, color: color)
+        fillRect(x: x, y: y, width: 1, height: h, color: color)
+        fillRect(x: x + w - 1, y: y, width: 1, height: h, color: color)
+    }
+
     /// Pastes a float image with values in [0, 1] with its top-left corner at (x, y).
     ///
     /// Values are scaled to 0...255, rounded and clamped (NaN becomes 0).

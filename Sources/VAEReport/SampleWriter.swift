@@ -1,10 +1,12 @@
 // SampleWriter: rank 0's pictures of what the model has learned, written between epochs under
-// OUT/samples/epoch-NNNN/ and followed by a refreshed OUT/report.html:
-//   prior.png            decodings of the same 100 points z ~ N(0, I) every time, so epochs compare
-//   reconstructions.png  the first 10 test images in a row, their reconstructions (from the mean) under them
-//   latent.png           (z_dim 2) the encoder means of the first 3,000 test images, coloured by label
-//   manifold.png         (z_dim 2) the decoder over a 15×15 grid of the prior's quantiles 0.05…0.95
-// The scatter is capped at 3,000 images so that a sample point costs under 2% of an epoch at 2 ranks.
+// OUT/samples/epoch-NNNN/ and followed by a refreshed OUT/report.html; grey or RGB as the model's images are:
+//   prior.png              decodings of the same 100 points z ~ N(0, I) every time, so epochs compare
+//   reconstructions.png    the first 10 test images in a row, their reconstructions (from the mean) under them
+//   latent.png             (z_dim 2) the encoder means of the first 3,000 test images, coloured by label
+//   manifold.png           (z_dim 2) the decoder over a 15×15 grid of the prior's quantiles 0.05…0.95
+//   latent-histograms.png  (any other z_dim) histograms of the same means in each of the first 50 dimensions
+//                          against N(0, 1), the book's check for a latent space it cannot draw as a plane
+// The encoded images are capped at 3,000 so that a sample point costs under 2% of an epoch at 2 ranks.
 
 import Foundation
 import VAEConfig
@@ -13,7 +15,7 @@ import VAEMath
 import VAESupport
 
 public final class SampleWriter {
-    static let priorCount = 100, reconstructionCount = 10, scatterCount = 3000, manifoldSide = 15
+    static let priorCount = 100, reconstructionCount = 10, encodedCount = 3000, manifoldSide = 15
     private let config: TrainingConfig
     private let inference: Inference
     private let test: TestSet
@@ -47,14 +49,18 @@ public final class SampleWriter {
         try add("reconstructions.png", SampleImages.reconstructionGrid(originals: shown.map(data.image), reconstructions: inference.reconstruct(data, shown),
                                                                       shape: shape, columns: Self.reconstructionCount),
                 caption: "test images (top) and their reconstructions (below)")
+        // The one place that decides what shows the latent space: a plane is drawn as such, other spaces by dimension.
+        let encoded = Array(0..<min(Self.encodedCount, data.count)), means = inference.encode(data, encoded).means
         if a.zDim == 2 {
-            let scattered = Array(0..<min(Self.scatterCount, data.count))
-            try add("latent.png", SampleImages.latentScatter(means: inference.encode(data, scattered).means, labels: test.labels,
-                                                             classNames: config.data.classNames),
-                    caption: "encoder means of the first \(scattered.count) test images" + (test.labels == nil ? "" : ", coloured by label"))
+            try add("latent.png", SampleImages.latentScatter(means: means, labels: test.labels, classNames: config.data.classNames),
+                    caption: "encoder means of the first \(encoded.count) test images" + (test.labels == nil ? "" : ", coloured by label"))
             try add("manifold.png", SampleImages.grid(inference.decode(SampleImages.manifoldLatents(side: Self.manifoldSide)),
                                                       shape: shape, columns: Self.manifoldSide, padding: 0),
                     caption: "the decoder over the prior's quantiles 0.05…0.95 (z₁ across, z₂ up)")
+        } else {
+            try add("latent-histograms.png", LatentHistograms.render(means: means, zDim: a.zDim),
+                    caption: "encoder means of the first \(encoded.count) test images in each of the first "
+                        + "\(min(LatentHistograms.shownDimensions, a.zDim)) dimensions (bars) against the density of N(0, 1) (curve)")
         }
         try RunReport(config: config, stepsPerEpoch: stepsPerEpoch).write(samples: directory, figures: figures)
         return directory

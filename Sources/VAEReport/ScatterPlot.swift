@@ -18,38 +18,13 @@ enum ScatterPlot {
         palette[((label % palette.count) + palette.count) % palette.count]
     }
 
-    /// The mapping between data coordinates and pixel coordinates of a plot.
-    struct Frame: Equatable, Sendable {
-        /// Data range shown on the x axis (including the 5% margin).
-        let xMin: Float, xMax: Float
-        /// Data range shown on the y axis (including the 5% margin).
-        let yMin: Float, yMax: Float
-        /// Plot area in pixels, inclusive; `xMin` maps to `left`, `yMin` to `bottom`.
-        let left: Int, top: Int, right: Int, bottom: Int
-
-        /// Creates a frame; the ranges and the pixel area must be non-empty.
-        init(xMin: Float, xMax: Float, yMin: Float, yMax: Float, left: Int, top: Int, right: Int, bottom: Int) {
-            precondition(xMax > xMin && yMax > yMin && right > left && bottom > top, "ScatterPlot.Frame: empty range or area")
-            (self.xMin, self.xMax, self.yMin, self.yMax) = (xMin, xMax, yMin, yMax)
-            (self.left, self.top, self.right, self.bottom) = (left, top, right, bottom)
-        }
-
-        /// The pixel for a finite data point; y grows upwards in data, downwards in pixels.
-        func pixel(for point: (x: Float, y: Float)) -> (x: Int, y: Int) {
-            let fx = (Double(point.x) - Double(xMin)) / (Double(xMax) - Double(xMin))
-            let fy = (Double(point.y) - Double(yMin)) / (Double(yMax) - Double(yMin))
-            return (left + Int((fx * Double(right - left)).rounded()),
-                    bottom - Int((fy * Double(bottom - top)).rounded()))
-        }
-    }
-
     /// The frame `render` uses for the same arguments.
     ///
     /// The data range is the min/max of the finite points widened by 5% on each
     /// side (a zero-width range is first widened to one unit). Margins leave
     /// room for tick labels and, when `labels` is given, the legend on the right.
     static func frame(points: [(x: Float, y: Float)], labels: [Int]?, labelNames: [String],
-                      width: Int = 640, height: Int = 640) -> Frame {
+                      width: Int = 640, height: Int = 640) -> PlotFrame {
         let finite = points.filter { $0.x.isFinite && $0.y.isFinite }
         let x = Axis.paddedRange(finite.map { Double($0.x) }), y = Axis.paddedRange(finite.map { Double($0.y) })
         let (xMin, xMax, yMin, yMax) = (Float(x.min), Float(x.max), Float(y.min), Float(y.max))
@@ -57,7 +32,7 @@ enum ScatterPlot {
         let entries = legendEntries(labels: labels, names: labelNames)
         let legendWidth = entries.isEmpty ? 0 : legendSize(entries).width + 12
         let left = yLabelWidth + 12, top = 12
-        return Frame(xMin: xMin, xMax: xMax, yMin: yMin, yMax: yMax,
+        return PlotFrame(xMin: xMin, xMax: xMax, yMin: yMin, yMax: yMax,
                      left: left, top: top,
                      right: max(left + 1, width - 1 - 12 - legendWidth),
                      bottom: max(top + 1, height - 1 - 26))
@@ -82,10 +57,7 @@ enum ScatterPlot {
         }
 
         // Box around the plot area, drawn after the points so markers never hide it.
-        image.fillRect(x: frame.left, y: frame.top, width: frame.right - frame.left + 1, height: 1, color: black)
-        image.fillRect(x: frame.left, y: frame.bottom, width: frame.right - frame.left + 1, height: 1, color: black)
-        image.fillRect(x: frame.left, y: frame.top, width: 1, height: frame.bottom - frame.top + 1, color: black)
-        image.fillRect(x: frame.right, y: frame.top, width: 1, height: frame.bottom - frame.top + 1, color: black)
+        image.strokeRect(x: frame.left, y: frame.top, width: frame.right - frame.left + 1, height: frame.bottom - frame.top + 1, color: black)
 
         for tick in Axis.ticks(Double(frame.xMin), Double(frame.xMax)) {
             let px = frame.pixel(for: (Float(tick.value), frame.yMin)).x
@@ -102,11 +74,7 @@ enum ScatterPlot {
         if !entries.isEmpty {
             let size = legendSize(entries)
             let x0 = frame.right + 12, y0 = frame.top
-            let grey: [UInt8] = [160, 160, 160]
-            image.fillRect(x: x0, y: y0, width: size.width, height: 1, color: grey)
-            image.fillRect(x: x0, y: y0 + size.height - 1, width: size.width, height: 1, color: grey)
-            image.fillRect(x: x0, y: y0, width: 1, height: size.height, color: grey)
-            image.fillRect(x: x0 + size.width - 1, y: y0, width: 1, height: size.height, color: grey)
+            image.strokeRect(x: x0, y: y0, width: size.width, height: size.height, color: [160, 160, 160])
             for (row, entry) in entries.enumerated() {
                 let y = y0 + 5 + row * 12
                 image.fillRect(x: x0 + 5, y: y, width: 7, height: 7, color: color(forLabel: entry.label))

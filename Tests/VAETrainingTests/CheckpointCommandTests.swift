@@ -1,5 +1,5 @@
 // The commands on a checkpoint, run as a user runs them on a small trained one: each picture has the expected
-// size, `vae sample` with the run's seed redraws the run's own prior.png, eval prints a JSON line, bad input is
+// size, in colour for a colour model, `vae sample` with the run's seed redraws the run's own prior.png, eval prints a JSON line, bad input is
 // one line and exit status 2; and the importance-weighted log-likelihood behaves as its bound says.
 
 import Foundation
@@ -24,18 +24,31 @@ let trainedRun: (out: String, checkpoint: String, data: String) = {
 @Suite struct CheckpointCommandTests {
     let directory = temporaryDirectory()
 
-    func picture(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> (width: Int, height: Int)? {
+    func picture(_ arguments: [String], checkpoint: String = trainedRun.checkpoint,
+                 sourceLocation: SourceLocation = #_sourceLocation) throws -> DecodedPNG {
         let out = directory.appendingPathComponent("\(UUID().uuidString).png").path
-        let outcome = try runVAE(arguments + ["--checkpoint", trainedRun.checkpoint, "--out", out])
+        let outcome = try runVAE(arguments + ["--checkpoint", checkpoint, "--out", out])
         #expect(outcome.status == 0 && outcome.stdout.contains("wrote \(out)"), "\(outcome.stderr)", sourceLocation: sourceLocation)
-        return pngSize(out)
+        return try decodePNG(file: out)
     }
 
     @Test func picturesHaveTheExpectedSizes() throws {
-        #expect(try picture(["sample", "--count", "12"]).map { [$0.width, $0.height] } == [4 * 28 + 5 * 2, 3 * 28 + 4 * 2])
-        #expect(try picture(["reconstruct", "--data", trainedRun.data, "--count", "12"]).map { [$0.width, $0.height] } == [302, 4 * 28 + 5 * 2])
-        #expect(try picture(["interpolate", "--data", trainedRun.data, "--from", "0", "--to", "5", "--steps", "6"])
-            .map { [$0.width, $0.height] } == [8 * 28 + 9 * 2, 32])
+        let shape = { (png: DecodedPNG) in [png.width, png.height, png.colourType] }  // colour type 0: grey
+        #expect(shape(try picture(["sample", "--count", "12"])) == [4 * 28 + 5 * 2, 3 * 28 + 4 * 2, 0])
+        #expect(shape(try picture(["reconstruct", "--data", trainedRun.data, "--count", "12"])) == [302, 4 * 28 + 5 * 2, 0])
+        #expect(shape(try picture(["interpolate", "--data", trainedRun.data, "--from", "0", "--to", "5", "--steps", "6"])) == [8 * 28 + 9 * 2, 32, 0])
+    }
+
+    @Test func colourCheckpointsDrawInColour() throws {
+        // rgbRun's images start with a pure red and a pure green one; cells are 16 pixels, every 18 after a 2-pixel border.
+        let sample = try picture(["sample", "--count", "4"], checkpoint: rgbRun.checkpoint)
+        #expect(sample.colourType == 2 && sample.width == 2 * 16 + 3 * 2 && sample.height == sample.width)
+        let reconstruct = try picture(["reconstruct", "--data", rgbRun.data, "--count", "2"], checkpoint: rgbRun.checkpoint)
+        #expect(reconstruct.colourType == 2 && reconstruct.width == 2 * 16 + 3 * 2 && reconstruct.height == 2 * 16 + 3 * 2)
+        #expect(reconstruct.pixel(x: 2, y: 2) == [255, 0, 0] && reconstruct.pixel(x: 20, y: 2) == [0, 255, 0])
+        let interpolate = try picture(["interpolate", "--data", rgbRun.data, "--from", "0", "--to", "1", "--steps", "3"], checkpoint: rgbRun.checkpoint)
+        #expect(interpolate.colourType == 2 && interpolate.width == 5 * 16 + 6 * 2 && interpolate.height == 16 + 2 * 2)
+        #expect(interpolate.pixel(x: 2, y: 2) == [255, 0, 0] && interpolate.pixel(x: 2 + 4 * 18, y: 2) == [0, 255, 0])
     }
 
     @Test func sampleWithTheRunsSeedRedrawsItsPrior() throws {

@@ -1,8 +1,13 @@
-// Helpers the training tests share: small IDX files written on the spot, a held-out set, PNG sizes and VAEError checks.
+// Helpers the training tests share: small IDX files written on the spot, a held-out set, a tiny RGB run, a PNG
+// decoder and VAEError checks.
 
+import CZlib
 import Foundation
 import TestSupport
+import Testing
+import VAEConfig
 import VAEData
+import VAEMath
 import VAEReport
 import VAESupport
 import VAETraining
@@ -40,10 +45,106 @@ func smallTestSet(in directory: URL, count: Int = 40) -> (images: String, labels
      write(IDXFile(dimensions: [count], bytes: (0..<count).map { UInt8($0 % 10) }).encoded, to: directory.appendingPathComponent("test-labels")))
 }
 
-/// Width and height from a PNG's IHDR chunk, which follows the 8-byte signature and the chunk's length and type.
-func pngSize(_ path: String) -> (width: Int, height: Int)? {
-    guard let bytes = FileManager.default.contents(atPath: path).map(Array.init), bytes.count >= 24,
-          bytes[0..<8].elementsEqual(PNG.signature), String(decoding: bytes[12..<16], as: UTF8.self) == "IHDR" else { return nil }
-    let number = { (at: Int) in bytes[at..<(at + 4)].reduce(0) { $0 << 8 | Int($1) } }
-    return (number(16), number(20))
+/// A tiny colour model: 16×16×3 images, z_dim 8, two stride-2 convolutions each way.
+let tinyRGBModel = Architecture(inputHeight: 16, inputWidth: 16, inputChannels: 3,
+                                encoder: [ConvSpec(filters: 8, kernel: 3, stride: 2), ConvSpec(filters: 8, kernel: 3, stride: 2)],
+                                decoder: [ConvSpec(filters: 8, kernel: 3, stride: 2), ConvSpec(filters: 3, kernel: 3, stride: 2)],
+                                zDim: 8)
+
+/// `count` 16×16×3 images: image 0 pure red, image 1 pure green, the rest a simple function of position.
+func rgbImageFile(count: Int) -> IDXFile {
+    let size = 16 * 16 * 3
+    return IDXFile(dimensions: [count, 16, 16, 3], bytes: (0..<(count * size)).map { i in
+        switch (i / size, i % 3) {
+        case (0, 0), (1, 1): 255
+        case (0, _), (1, _): 0
+        default: UInt8(truncatingIfNeeded: i &* 7)
+        }
+    })
+}
+
+/// One run of `tinyRGBModel`, trained once for every test that looks at it: 1 epoch on 64 colour images (from
+/// `rgbImageFile`), which are also its test set, so its pictures start with a red and a green image.
+let rgbRun: (out: String, checkpoint: String, data: String) = {
+    let directory = temporaryDirectory()
+    var config = TrainingConfig()
+    config.model = tinyRGBModel
+    config.data.train = write(rgbImageFile(count: 64).encoded, to: directory.appendingPathComponent("rgb-images"))
+    config.data.test = config.data.train
+    config.data.testLabels = write(IDXFile(dimensions: [64], bytes: (0..<64).map { UInt8($0 % 10) }).encoded,
+                                   to: directory.appendingPathComponent("rgb-labels"))
+    config.training.epochs = 1
+    config.output.directory = directory.appendingPathComponent("run").path
+    _ = try! Trainer(config: config).run(log: { _ in })
+    return (config.output.directory, config.output.directory + "/checkpoints/latest", config.data.test)
+}()
+
+/// What a minimal independent decoder extracts from an 8-bit, filter-0 PNG: the writer's output, read without its code.
+struct DecodedPNG {
+    var width = 0, height = 0, bitDepth = 0, colourType = 0
+    var chunkTypes: [String] = []
+    var pixels: [UInt8] = []
+
+    /// The bytes of the pixel at (x, y): one for grey (colour type 0), three for RGB (colour type 2).
+    func pixel(x: Int, y: Int) -> [UInt8] {
+        let channels = colourType == 2 ? 3 : 1, base = (y * width + x) * channels
+        return Array(pixels[base..<(base + channels)])
+    }
+}
+
+private func bigEndian(_ bytes: [UInt8], _ at: Int) -> Int {
+    bytes[at..<(at + 4)].reduce(0) { $0 << 8 | Int($1) }
+}
+
+/// `decodePNG` of the file at `path`.
+func decodePNG(file path: String) throws -> DecodedPNG {
+    try decodePNG(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+}
+
+func decodePNG(_ png: [UInt8]) throws -> DecodedPNG {
+    try #require(png.count > 8)
+    #expect(Array(png[0..<8]) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+    var result = DecodedPNG()
+    var idat: [UInt8] = []
+    var offset = 8
+    while offset < png.count {
+        try #require(offset + 12 <= png.count)
+        let length = bigEndian(png, offset)
+        try #require(offset + 12 + length <= png.count)
+        let typeAndData = Array(png[(offset + 4)..<(offset + 8 + length)])
+        let type = String(decoding: typeAndData[0..<4], as: UTF8.self)
+        let expectedCRC = typeAndData.withUnsafeBufferPointer { crc32(0, $0.baseAddress, uInt($0.count)) }
+        #expect(bigEndian(png, offset + 8 + length) == Int(expectedCRC), "bad CRC in \(type)")
+        let data = Array(typeAndData[4...])
+        result.chunkTypes.append(type)
+        switch type {
+        case "IHDR":
+            try #require(data.count == 13)
+            result.width = bigEndian(data, 0)
+            result.height = bigEndian(data, 4)
+            result.bitDepth = Int(data[8])
+            result.colourType = Int(data[9])
+            #expect(Array(data[10...]) == [0, 0, 0])
+        case "IDAT":
+            idat += data
+        default:
+            break
+        }
+        offset += 12 + length
+    }
+    let channels = result.colourType == 2 ? 3 : 1
+    let rowBytes = result.width * channels
+    var raw = [UInt8](repeating: 0, count: (rowBytes + 1) * result.height)
+    var rawLength = uLongf(raw.count)
+    let status = raw.withUnsafeMutableBufferPointer { dst in
+        idat.withUnsafeBufferPointer { src in uncompress(dst.baseAddress, &rawLength, src.baseAddress, uLong(src.count)) }
+    }
+    try #require(status == Z_OK)
+    try #require(Int(rawLength) == raw.count)
+    for row in 0..<result.height {
+        let start = row * (rowBytes + 1)
+        #expect(raw[start] == 0, "row \(row) filter byte")
+        result.pixels += raw[(start + 1)..<(start + 1 + rowBytes)]
+    }
+    return result
 }

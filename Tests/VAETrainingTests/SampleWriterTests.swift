@@ -1,6 +1,7 @@
 // What rank 0 leaves beside a run: sample images at the chosen epochs and at the end, of the expected sizes
-// (only prior and reconstructions when z_dim is not 2), a self-contained report.html, and metrics.jsonl
-// lines that parse, with steps that increase, their keys, and null for numbers that are not finite.
+// (latent histograms instead of the scatter and manifold when z_dim is not 2, RGB for colour images), a
+// self-contained report.html, and metrics.jsonl lines that parse, with steps that increase, their keys, and
+// null for numbers that are not finite.
 
 import Foundation
 import TestSupport
@@ -14,16 +15,15 @@ import VAESupport
 @Suite struct SampleWriterTests {
     let directory = temporaryDirectory()
 
-    func run(epochs: Int, everyEpochs: Int, zDim: Int = 2) throws -> String {
+    func run(epochs: Int, everyEpochs: Int) throws -> String {
         var config = TrainingConfig()
         let test = smallTestSet(in: directory)
         (config.data.test, config.data.testLabels) = (test.images, test.labels)
         config.data.limit = 64
         config.training.epochs = epochs
         config.training.logEverySteps = 1
-        config.model.zDim = zDim
         config.samples.everyEpochs = everyEpochs
-        config.output.directory = directory.appendingPathComponent("run-\(zDim)").path
+        config.output.directory = directory.appendingPathComponent("run").path
         var lines: [String] = []
         try Trainer(config: config).run(log: { lines.append($0) })
         #expect(lines.contains { $0.hasPrefix("samples \(config.output.directory)/samples/epoch-") })
@@ -34,12 +34,13 @@ import VAESupport
         let out = try run(epochs: 3, everyEpochs: 2)
         let samples = try FileManager.default.contentsOfDirectory(atPath: out + "/samples").sorted()
         #expect(samples == ["epoch-0002", "epoch-0003"])
-        let expected = ["prior.png": (302, 302), "reconstructions.png": (302, 62), "latent.png": (640, 640), "manifold.png": (420, 420)]
+        // Width, height and PNG colour type: the digits' pictures are grey (0), the scatter RGB (2).
+        let expected = ["prior.png": [302, 302, 0], "reconstructions.png": [302, 62, 0], "latent.png": [640, 640, 2], "manifold.png": [420, 420, 0]]
         for epoch in samples {
             #expect(Set(try FileManager.default.contentsOfDirectory(atPath: "\(out)/samples/\(epoch)")) == Set(expected.keys))
             for (name, size) in expected {
-                let found = pngSize("\(out)/samples/\(epoch)/\(name)")
-                #expect(found?.width == size.0 && found?.height == size.1, "\(epoch)/\(name): \(String(describing: found))")
+                let png = try decodePNG(file: "\(out)/samples/\(epoch)/\(name)")
+                #expect([png.width, png.height, png.colourType] == size, "\(epoch)/\(name)")
             }
         }
         let report = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
@@ -101,8 +102,24 @@ import VAESupport
         #expect(try String(contentsOfFile: log.path, encoding: .utf8).isEmpty)
     }
 
-    @Test func onlyPriorAndReconstructionsWhenTheLatentSpaceIsNotAPlane() throws {
-        let out = try run(epochs: 1, everyEpochs: 0, zDim: 3)
-        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: out + "/samples/epoch-0001")) == ["prior.png", "reconstructions.png"])
+    @Test func colourRunsDrawInColourWithLatentHistogramsInsteadOfAPlane() throws {
+        let samples = rgbRun.out + "/samples/epoch-0001"
+        let sizes = ["prior.png": (182, 182), "reconstructions.png": (182, 38), "latent-histograms.png": (2 * 12 + 7 * 116 + 97, 28 + 94)]
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: samples)) == Set(sizes.keys))
+        for (name, size) in sizes {
+            let png = try decodePNG(file: samples + "/" + name)
+            #expect(png.colourType == 2 && png.width == size.0 && png.height == size.1, "\(name): \(png.width)×\(png.height), colour type \(png.colourType)")
+        }
+        // The test set starts with a pure red and a pure green image: the first two originals of the top row.
+        let reconstructions = try decodePNG(file: samples + "/reconstructions.png")
+        #expect(reconstructions.pixel(x: 2, y: 2) == [255, 0, 0] && reconstructions.pixel(x: 17, y: 17) == [255, 0, 0])
+        #expect(reconstructions.pixel(x: 20, y: 2) == [0, 255, 0] && reconstructions.pixel(x: 0, y: 0) == [255, 255, 255])
+        let prior = try decodePNG(file: samples + "/prior.png")
+        #expect(stride(from: 0, to: prior.pixels.count, by: 3).contains { prior.pixels[$0] != prior.pixels[$0 + 1] }, "decoded in colour")
+
+        let report = try String(contentsOfFile: rgbRun.out + "/report.html", encoding: .utf8)
+        #expect(report.components(separatedBy: "src=\"data:image/png;base64,").count - 1 == 3)
+        #expect(report.contains("latent-histograms.png: encoder means of the first 64 test images in each of the first 8 dimensions"))
+        #expect(!report.contains("latent.png") && !report.contains("manifold.png"))
     }
 }
