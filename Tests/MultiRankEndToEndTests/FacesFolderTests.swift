@@ -62,12 +62,12 @@ import Testing
         let made = try runVAE(["attribute"] + checkpoint + ["--data", folder, "--attributes", folder + "/list_attr.csv",
                                                             "--name", "Footwear", "--faces", "3", "--out", strip])
         #expect(made.status == 0, "\(made.stderr)")
-        #expect(pngSize(strip).map { [$0.width, $0.height] } == [10 * 32, 3 * 32])
+        #expect(pngSize(strip).map { [$0.width, $0.height] } == [10 * 34 + 2, 3 * 34 + 2])  // tiles of 32 with 2-pixel gaps
         let morph = out + "/morph.png"
         let morphed = try runVAE(["interpolate"] + checkpoint + ["--data", folder, "--from", "000038.jpg", "--to", "000019.jpg",
                                                                  "--steps", "6", "--out", morph])
         #expect(morphed.status == 0, "\(morphed.stderr)")
-        #expect(pngSize(morph)?.width == 8 * 32)
+        #expect(pngSize(morph)?.width == 8 * 34 + 2)
         let unknown = try runVAE(["attribute"] + checkpoint + ["--data", folder, "--attributes", folder + "/list_attr.csv",
                                                                "--name", "Smiling", "--out", strip])
         #expect(unknown.status == 2 && unknown.stderr.contains("no attribute Smiling"), "\(unknown.stderr)")
