@@ -19,6 +19,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed steps.") var steps = 200
     @Option(help: "Untimed steps first.") var warmup = 20
     @Option(help: "Training images to load.") var limit = 20_000
+    @Flag(help: "Copy a folder's images from its mapped cache into memory first, as an IDX file's are.") var inMemory = false
 
     func validate() throws {
         guard steps > 0 else { throw ValidationError("--steps \(steps): must be at least 1") }
@@ -34,7 +35,8 @@ struct Bench: ParsableCommand {
             config.training.batchSize = batchPerRank * communicator.size
             config.data.limit = limit
             setMathThreads(localRanks: communicator.localSize)
-            let trainer = try Trainer(config: config, communicator: communicator)
+            var trainer = try Trainer(config: config, communicator: communicator)
+            if inMemory { trainer = try Trainer(config: config, dataset: trainer.dataset.copiedIntoMemory(), communicator: communicator) }
             try trainer.synchronizeRanks()
             var startup = 0.0
             try trainer.train(steps: 0..<warmup) { step, _ in if step == 0 { startup = launched.secondsElapsed } }
@@ -62,7 +64,7 @@ struct Bench: ParsableCommand {
             let flopsPerImage = 6.0 * Double(config.model.forwardMultiplyAdds)  // forward 2·MACs, backward twice that
             guard communicator.rank == 0 else { return }
             let result = BenchResult(
-                backend: config.training.convBackend.rawValue, ranks: communicator.size, threadsPerRank: Int(openblas_get_num_threads()),
+                backend: config.training.convBackend.rawValue, data: trainer.dataset.names.isEmpty ? "idx" : inMemory ? "folder in memory" : "folder, mapped cache", ranks: communicator.size, threadsPerRank: Int(openblas_get_num_threads()),
                 batchPerRank: batchPerRank, microBatch: config.training.microBatch, zDim: config.model.zDim, steps: steps, warmup: warmup,
                 imagesPerSecond: rounded(images / elapsed, 1), stepMilliseconds: rounded(elapsed * 1000 / Double(steps), 3),
                 gigaflopsPerSecond: rounded(images * flopsPerImage / elapsed / 1e9, 1),
@@ -83,7 +85,7 @@ struct Bench: ParsableCommand {
 /// The line `vae bench` prints; the keys are those of launch/peers' scripts where they overlap.
 struct BenchResult: Encodable {
     var peer = "swift-vae"
-    let backend: String
+    let backend, data: String
     let ranks, threadsPerRank, batchPerRank, microBatch, zDim, steps, warmup: Int
     let imagesPerSecond, stepMilliseconds, gigaflopsPerSecond: Double
     let allreduce: String
@@ -91,7 +93,7 @@ struct BenchResult: Encodable {
     let allreduceMilliseconds, exposedCommFraction, syncWaitFraction, peakRSSMegabytes, launchToFirstStepSeconds: Double
 
     enum CodingKeys: String, CodingKey {
-        case peer, backend, ranks, threadsPerRank = "threads_per_rank", batchPerRank = "batch_per_rank", microBatch = "micro_batch"
+        case peer, backend, data, ranks, threadsPerRank = "threads_per_rank", batchPerRank = "batch_per_rank", microBatch = "micro_batch"
         case zDim = "z_dim", steps, warmup, imagesPerSecond = "images_per_s", stepMilliseconds = "step_ms"
         case gigaflopsPerSecond = "gflops_per_s", allreduce, buckets, allreduceMilliseconds = "allreduce_ms"
         case exposedCommFraction = "exposed_comm_fraction", syncWaitFraction = "sync_wait_fraction", peakRSSMegabytes = "peak_rss_mb"

@@ -73,6 +73,24 @@ public struct ImageDataset {
 
     public var imageShape: [Int] { [height, width, channels] }
 
+    /// The same images copied into this process's memory, as an IDX file's are: what a folder's mapped cache
+    /// is measured against (`vae bench --in-memory`).
+    public func copiedIntoMemory() -> ImageDataset {
+        let size = height * width * channels
+        var copy = [UInt8](repeating: 0, count: count * size)
+        for index in 0..<count {
+            let image = bytes.base + firstPixel + (slots?[index] ?? index) * size
+            copy.withUnsafeMutableBufferPointer { $0.baseAddress!.advanced(by: index * size).update(from: image, count: size) }
+        }
+        return ImageDataset(self, bytes: ImageBytes(copy))
+    }
+
+    private init(_ other: ImageDataset, bytes: ImageBytes) {
+        (path, count, height, width, channels, names, skipped) = (other.path, other.count, other.height, other.width, other.channels, other.names, other.skipped)
+        self.bytes = bytes
+        (firstPixel, slots) = (0, nil)
+    }
+
     /// Throws unless the images have the model's input shape; `source` names where the file was given.
     public func check(fits model: Architecture, source: String) throws {
         let input = [model.inputHeight, model.inputWidth, model.inputChannels]

@@ -42,8 +42,21 @@ public final class Trainer {
     public var bucketCount: Int { reduction.buckets.count }
 
     /// `log` takes rank 0's lines while a folder's cache is built, and its warnings about skipped files.
-    public init(config: TrainingConfig, communicator: Communicator = SingleProcessCommunicator(),
-                log: @escaping (String) -> Void = { print($0) }) throws {
+    public convenience init(config: TrainingConfig, communicator: Communicator = SingleProcessCommunicator(),
+                            log: @escaping (String) -> Void = { print($0) }) throws {
+        let say = communicator.rank == 0 ? log : nil
+        let build = CacheBuild(part: communicator.localRank, parts: communicator.localSize, barrier: communicator.barrier, progress: say)
+        let input = config.model, dataset: ImageDataset
+        do {
+            dataset = try ImageDataset.load(config.data.train, data: config.data, imageShape: [input.inputHeight, input.inputWidth, input.inputChannels],
+                                            limit: config.data.limit, build: build)
+        } catch let error as VAEError { throw VAEError("data.train: \(error.message)") }
+        for skipped in dataset.skipped { say?("warning: skipped \(skipped)") }
+        try self.init(config: config, dataset: dataset, communicator: communicator)
+    }
+
+    /// Trains on `dataset`, the images config.data.train names.
+    public init(config: TrainingConfig, dataset: ImageDataset, communicator: Communicator) throws {
         self.config = config
         self.communicator = communicator
         let globalBatch = config.training.batchSize, ranks = communicator.size
@@ -54,14 +67,7 @@ public final class Trainer {
         guard localBatch % microBatch == 0 else {
             throw VAEError("training.micro_batch: \(microBatch) does not divide the per-rank batch \(localBatch) (batch \(globalBatch) over \(ranks) ranks)")
         }
-        let say = communicator.rank == 0 ? log : nil
-        let build = CacheBuild(part: communicator.localRank, parts: communicator.localSize, barrier: communicator.barrier, progress: say)
-        let input = config.model
-        do {
-            dataset = try ImageDataset.load(config.data.train, data: config.data, imageShape: [input.inputHeight, input.inputWidth, input.inputChannels],
-                                            limit: config.data.limit, build: build)
-        } catch let error as VAEError { throw VAEError("data.train: \(error.message)") }
-        for skipped in dataset.skipped { say?("warning: skipped \(skipped)") }
+        self.dataset = dataset
         try dataset.check(fits: config.model, source: "data.train")
         guard dataset.count >= globalBatch else {
             throw VAEError("data.train: \(dataset.path) has \(dataset.count) images, fewer than one batch (training.batch_size \(globalBatch))")
