@@ -38,7 +38,7 @@ public struct ImageDataset {
     public static func load(_ path: String, data: TrainingConfig.Data, imageShape: [Int], limit: Int = 0,
                             build: CacheBuild = CacheBuild()) throws -> ImageDataset {
         var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else { throw VAEError("\(path): no such file or folder") }
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else { throw VAEError("\(path): no such data file or folder") }
         guard isFolder.boolValue else { return try ImageDataset(path: path, limit: limit) }
         let folder = try ImageFolder(path: path, limit: limit)
         let (bytes, pixelOffset) = try ImageCache.open(folder, imageShape: imageShape, resize: data.resize,

@@ -117,7 +117,7 @@ func pixels(_ data: ImageDataset, _ index: Int) -> [UInt8] { data.image(index).m
     @Test func emptyOrMissingFoldersAreNamed() throws {
         let empty = temporaryDirectory().path
         #expect(expectVAEError(empty, "no .jpg, .jpeg or .png files") { _ = try ImageDataset.load(empty, data: folderSettings(), imageShape: [8, 8, 3]) } == nil)
-        #expect(expectVAEError(empty + "/nothing", "no such file or folder") {
+        #expect(expectVAEError(empty + "/nothing", "no such data file or folder") {
             _ = try ImageDataset.load(empty + "/nothing", data: folderSettings(), imageShape: [8, 8, 3])
         } == nil)
         let bad = temporaryDirectory().path
