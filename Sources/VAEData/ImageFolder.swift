@@ -25,7 +25,10 @@ public struct ImageFolder: Sendable {
 
     /// Lists `path`; `limit` > 0 keeps only the first `limit` files.
     public init(path: String, limit: Int = 0) throws {
-        guard let walker = FileManager.default.enumerator(atPath: path) else { throw VAEError("\(path): cannot list the folder") }
+        // The folder itself may be a symbolic link (a data set linked into place); links below it are not
+        // followed, as Keras's flow_from_directory does not by default.
+        let resolved = (path as NSString).resolvingSymlinksInPath
+        guard let walker = FileManager.default.enumerator(atPath: resolved) else { throw VAEError("\(path): cannot list the folder") }
         var names: [String] = []
         while let name = walker.nextObject() as? String {
             if Self.extensions.contains((name as NSString).pathExtension.lowercased()) { names.append(name) }

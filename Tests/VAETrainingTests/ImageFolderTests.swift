@@ -47,6 +47,9 @@ func pixels(_ data: ImageDataset, _ index: Int) -> [UInt8] { data.image(index).m
         #expect(try data.index(named: "c.png") == 3 && data.index(named: "sub/c.png") == 3)
         #expect(expectVAEError("no image file named", "d.png") { _ = try data.index(named: "d.png") } == nil)
         #expect(try ImageDataset.load(folder, data: folderSettings(), imageShape: [8, 8, 3], limit: 2).names == ["B.png", "a.PNG"])
+        let link = temporaryDirectory().path + "/linked"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: folder)
+        #expect(try ImageDataset.load(link, data: folderSettings(), imageShape: [8, 8, 3]).names == data.names)
     }
 
     @Test func theCacheIsBuiltOnceAndReusedUntilAFileChanges() throws {
