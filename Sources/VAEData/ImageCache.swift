@@ -108,8 +108,16 @@ enum ImageCache {
                 if thread == 0 { reporter?.maybeReport(done: finished) }
             }
         }
-        if let error = failure.withLock({ $0 }) { throw error }
-        guard fsync(fd) == 0 else { throw VAEError("\(path): cannot write the cache (\(String(cString: strerror(errno))))") }
+        // A cache that cannot be finished (a full disk, say) is removed rather than left half written.
+        if let error = failure.withLock({ $0 }) {
+            unlink(path)
+            throw error
+        }
+        guard fsync(fd) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(path)
+            throw VAEError("\(path): cannot write the cache (\(reason))")
+        }
         reporter?.finish(done: done.load(ordering: .relaxed))
     }
 }

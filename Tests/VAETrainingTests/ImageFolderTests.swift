@@ -117,6 +117,19 @@ func pixels(_ data: ImageDataset, _ index: Int) -> [UInt8] { data.image(index).m
         #expect(cacheFiles(cache).count == 1)
     }
 
+    @Test(.enabled(if: geteuid() == 0, "mounting a small file system needs root"))
+    func aFullDiskNamesTheCacheAndLeavesNoHalfWrittenFile() throws {
+        let folder = temporaryDirectory().path, small = temporaryDirectory().path
+        for i in 0..<4 { try writePNG(flatImage([UInt8(i), 0, 0]), folder + "/\(i).png") }
+        #expect(try runProcess(["/bin/mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", small]).status == 0)
+        defer { _ = try? runProcess(["/bin/umount", small]) }
+        // Four 128×128×3 images are 192 KiB.
+        #expect(expectVAEError(small, "disk full") {
+            _ = try ImageDataset.load(folder, data: folderSettings(cache: small), imageShape: [128, 128, 3])
+        } == nil)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: small).isEmpty)
+    }
+
     @Test func emptyOrMissingFoldersAreNamed() throws {
         let empty = temporaryDirectory().path
         #expect(expectVAEError(empty, "no .jpg, .jpeg or .png files") { _ = try ImageDataset.load(empty, data: folderSettings(), imageShape: [8, 8, 3]) } == nil)
