@@ -7,13 +7,13 @@ import TestSupport
 /// bit-exactness across rank counts needs the same GEMM threads.
 let mpiEnvironment = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OPENBLAS_NUM_THREADS": "1"]
 
-/// Starts `command` in the background with `mpiEnvironment` plus `environment`.
-func startJob(_ command: [String], environment: [String: String] = [:]) throws -> RunningProcess {
-    try startProcess(command, environment: mpiEnvironment.merging(environment) { $1 })
+/// Starts `command` in the background with `mpiEnvironment` plus `environment`, killed after `limitSeconds`.
+func startJob(_ command: [String], environment: [String: String] = [:], limitSeconds: Int = 180) throws -> RunningProcess {
+    try startProcess(command, environment: mpiEnvironment.merging(environment) { $1 }, limitSeconds: limitSeconds)
 }
 
-func runJob(_ command: [String], environment: [String: String] = [:]) throws -> ProcessOutcome {
-    try startJob(command, environment: environment).finish()
+func runJob(_ command: [String], environment: [String: String] = [:], limitSeconds: Int = 180) throws -> ProcessOutcome {
+    try startJob(command, environment: environment, limitSeconds: limitSeconds).finish()
 }
 
 /// Polls until `path` exists.
@@ -30,9 +30,9 @@ let faultInjectionBinary = URL(fileURLWithPath: vaeBinary).deletingLastPathCompo
 
 /// `mpirun -np N [options] vae train --config … [arguments]`.
 func mpirunTrain(ranks: Int, mpiOptions: [String] = [], _ arguments: [String], environment: [String: String] = [:],
-                 binary: String = vaeBinary, config: String = defaultConfig) throws -> ProcessOutcome {
+                 binary: String = vaeBinary, config: String = defaultConfig, limitSeconds: Int = 180) throws -> ProcessOutcome {
     try runJob(["mpirun", "-np", "\(ranks)", "--oversubscribe", "--bind-to", "none"] + mpiOptions
-               + [binary, "train", "--config", config] + arguments, environment: environment)
+               + [binary, "train", "--config", config] + arguments, environment: environment, limitSeconds: limitSeconds)
 }
 
 /// The per-interval losses rank 0 wrote to DIR/metrics.jsonl.

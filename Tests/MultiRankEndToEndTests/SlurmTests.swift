@@ -23,10 +23,11 @@ struct SlurmTests {
         FileManager.default.contents(atPath: out + String(format: "/checkpoints/step-%08d/model.safetensors", 100 * epochs))
     }
 
-    /// The weights `mpirun -np 2` ends with on the same config.
+    /// The weights `mpirun -np 2` ends with on the same config; 25 epochs of a debug build take minutes on a
+    /// busy machine.
     func mpirunWeights(_ config: String, epochs: Int) throws -> Data? {
         let out = temporaryDirectory().path
-        let outcome = try mpirunTrain(ranks: 2, ["--out", out], config: config)
+        let outcome = try mpirunTrain(ranks: 2, ["--out", out], config: config, limitSeconds: 900)
         #expect(outcome.status == 0, "\(outcome.stderr)")
         return finalWeights(out, epochs: epochs)
     }
