@@ -189,8 +189,9 @@ public final class Trainer {
             if schedule.checkpoints(after: done) || result.stopSignal != nil { try writeCheckpoint(after: done, log: say) }
             if let samples, schedule.samples(after: done) {
                 let started = ContinuousClock.now
-                let directory = try samples.write(afterEpoch: done / sampler.stepsPerEpoch)
-                say("samples \(directory) (" + String(format: "%.2f s)", started.secondsElapsed))
+                if let directory = try samples.write(afterEpoch: done / sampler.stepsPerEpoch, warn: say) {
+                    say("samples \(directory) (" + String(format: "%.2f s)", started.secondsElapsed))
+                }
             }
         }
         guard let signal else { return .completed }

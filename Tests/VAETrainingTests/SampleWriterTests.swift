@@ -1,7 +1,7 @@
 // What rank 0 leaves beside a run: sample images at the chosen epochs and at the end, of the expected sizes
-// (latent histograms instead of the scatter and manifold when z_dim is not 2, RGB for colour images), a
-// self-contained report.html, and metrics.jsonl lines that parse, with steps that increase, their keys, and
-// null for numbers that are not finite.
+// (latent histograms instead of the scatter and manifold when z_dim is not 2, RGB for colour images; none,
+// but a warning, from weights that are not finite), a self-contained report.html, and metrics.jsonl lines
+// that parse, with steps that increase, their keys, and null for numbers that are not finite.
 
 import Foundation
 import TestSupport
@@ -55,6 +55,20 @@ import VAESupport
             .replacingOccurrences(of: "&gt;", with: ">").replacingOccurrences(of: "&amp;", with: "&")
         let shown = try JSON.decode(TrainingConfig.self, from: Data(json.utf8))
         #expect(shown.output.directory == out && shown.training.epochs == 3 && shown.samples.everyEpochs == 2)
+    }
+
+    @Test func weightsThatAreNotFiniteDrawNoPicturesButAWarning() throws {
+        var config = TrainingConfig()
+        (config.data.test, config.data.testLabels) = smallTestSet(in: directory)
+        config.data.limit = 64
+        config.output.directory = directory.appendingPathComponent("run").path
+        let trainer = try Trainer(config: config), p = trainer.model.parameters
+        let decoder = try #require(p.entry(named: "decoder_conv_t_0.kernel"))
+        p.pointer(decoder.slot)[3] = .nan
+        var warnings: [String] = []
+        let written = try SampleWriter(config: config, model: trainer.model, stepsPerEpoch: 2).write(afterEpoch: 1) { warnings.append($0) }
+        #expect(written == nil && warnings == ["warning: no samples after epoch 1: tensor decoder_conv_t_0.kernel holds NaN or infinite values"])
+        #expect(!FileManager.default.fileExists(atPath: config.output.directory + "/samples"))
     }
 
     @Test func metricsLinesParseAndTheirStepsIncrease() throws {
