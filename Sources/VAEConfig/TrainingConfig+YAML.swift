@@ -105,6 +105,8 @@ extension TrainingConfig {
         training.lrStepSize = try t.int("lr_step_size", default: training.lrStepSize, "a positive integer") { $0 > 0 }
         training.logEverySteps = try t.int("log_every_steps", default: training.logEverySteps, "0 (off) or a positive integer") { $0 >= 0 }
         training.convBackend = try t.choice("conv_backend", default: training.convBackend)
+        training.onNonfinite = try t.choice("on_nonfinite", default: training.onNonfinite)
+        training.maxSkippedSteps = try t.int("max_skipped_steps", default: training.maxSkippedSteps, "a non-negative integer") { $0 >= 0 }
         try t.finish()
     }
 }

@@ -79,11 +79,41 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
         public var logEverySteps = 500
         /// The convolutions' code; VAE_CONV_BACKEND overrides it for a run (the CLI reads it).
         public var convBackend = ConvolutionBackend.default
+        /// What a step does to the run when its loss or gradients went non-finite (NaN or infinite) on any rank.
+        public var onNonfinite = OnNonfinite.stop
+        /// Under `skip`, the run stops as under `stop` once more steps than this were skipped in it.
+        public var maxSkippedSteps = 100
+
+        public enum OnNonfinite: String, CaseIterable, Equatable, Sendable, Codable {
+            /// The step is not taken; one line names the step, the ranks and what went non-finite; exit 2.
+            case stop
+            /// The step is dropped, weights and Adam's state left as if it never happened, and counted.
+            case skip
+        }
 
         enum CodingKeys: String, CodingKey {
             case seed, epochs, batchSize = "batch_size", microBatch = "micro_batch", learningRate = "learning_rate"
             case rLossFactor = "r_loss_factor", lrDecay = "lr_decay", lrStepSize = "lr_step_size", logEverySteps = "log_every_steps"
-            case convBackend = "conv_backend"
+            case convBackend = "conv_backend", onNonfinite = "on_nonfinite", maxSkippedSteps = "max_skipped_steps"
+        }
+
+        public init() {}
+
+        /// Keys added after a checkpoint was written keep their defaults.
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            seed = try c.decode(Int.self, forKey: .seed)
+            epochs = try c.decode(Int.self, forKey: .epochs)
+            batchSize = try c.decode(Int.self, forKey: .batchSize)
+            microBatch = try c.decode(Int.self, forKey: .microBatch)
+            learningRate = try c.decode(Double.self, forKey: .learningRate)
+            rLossFactor = try c.decode(Double.self, forKey: .rLossFactor)
+            lrDecay = try c.decode(Double.self, forKey: .lrDecay)
+            lrStepSize = try c.decode(Int.self, forKey: .lrStepSize)
+            logEverySteps = try c.decode(Int.self, forKey: .logEverySteps)
+            convBackend = try c.decode(ConvolutionBackend.self, forKey: .convBackend)
+            onNonfinite = try c.decodeIfPresent(OnNonfinite.self, forKey: .onNonfinite) ?? onNonfinite
+            maxSkippedSteps = try c.decodeIfPresent(Int.self, forKey: .maxSkippedSteps) ?? maxSkippedSteps
         }
     }
 
