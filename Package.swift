@@ -57,8 +57,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "vae", dependencies: ["VAECommandLine"]),
-        // Tests only: `vae` with faults on cue (a failing allreduce, a NaN gradient), for the failure-handling
-        // tests under mpirun.
+        // Tests only: `vae` with faults on cue (a failing allreduce, a NaN gradient, a nudged weight), for the
+        // failure-handling tests under mpirun.
         .executableTarget(name: "vae-fault-injection", dependencies: ["VAECommandLine", "VAECommunication", "VAETraining"],
                           path: "Tests/FaultInjection"),
 

@@ -41,6 +41,9 @@ extension TrainingConfig {
         let s = try root.section("samples")
         samples.everyEpochs = try s.int("every_epochs", default: samples.everyEpochs, "0 (only at the end) or a positive integer") { $0 >= 0 }
         try s.finish()
+        let w = try root.section("watchdog")
+        watchdog.checkEverySteps = try w.int("check_every_steps", default: watchdog.checkEverySteps, "0 (off) or a positive integer") { $0 >= 0 }
+        try w.finish()
         try root.finish()
     }
 

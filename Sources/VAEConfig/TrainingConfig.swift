@@ -1,6 +1,7 @@
-// TrainingConfig: everything a run needs, in sections model, data, training, allreduce, output, checkpoint and
-// samples. The initial values below are the one place defaults are written (the GDL_code digits run); YAML
-// (TrainingConfig+YAML.swift) and state.json use the same snake_case keys. See README.md for the reference.
+// TrainingConfig: everything a run needs, in sections model, data, training, allreduce, output, checkpoint,
+// samples and watchdog. The initial values below are the one place defaults are written (the GDL_code digits
+// run); YAML (TrainingConfig+YAML.swift) and state.json use the same snake_case keys. See README.md for the
+// reference.
 
 import Foundation
 import VAEMath
@@ -152,6 +153,14 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
         enum CodingKeys: String, CodingKey { case everyEpochs = "every_epochs" }
     }
 
+    /// Checks that catch ranks drifting apart without an error.
+    public struct Watchdog: Equatable, Sendable, Codable {
+        /// Every this many steps the ranks compare a hash of their weights; 0 turns it off.
+        public var checkEverySteps = 1000
+
+        enum CodingKeys: String, CodingKey { case checkEverySteps = "check_every_steps" }
+    }
+
     public var model = Architecture.gdlDigits
     public var data = Data()
     public var training = Training()
@@ -159,8 +168,24 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
     public var output = Output()
     public var checkpoint = Checkpointing()
     public var samples = Samples()
+    public var watchdog = Watchdog()
+
+    enum CodingKeys: String, CodingKey { case model, data, training, allreduce, output, checkpoint, samples, watchdog }
 
     public init() {}
+
+    /// Sections added after a checkpoint was written keep their defaults.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.decode(Architecture.self, forKey: .model)
+        data = try c.decode(Data.self, forKey: .data)
+        training = try c.decode(Training.self, forKey: .training)
+        allreduce = try c.decode(Allreduce.self, forKey: .allreduce)
+        output = try c.decode(Output.self, forKey: .output)
+        checkpoint = try c.decode(Checkpointing.self, forKey: .checkpoint)
+        samples = try c.decode(Samples.self, forKey: .samples)
+        watchdog = try c.decodeIfPresent(Watchdog.self, forKey: .watchdog) ?? watchdog
+    }
 
     /// Every setting that shapes the trajectory: the config without its output, checkpoint and samples
     /// sections, which ranks may not share (only rank 0 writes files), nor the node-local cache's place.

@@ -1,8 +1,10 @@
 // The trainer's guards against numbers gone wrong. A step whose loss or gradients went non-finite on any rank
 // is known to every rank in the same step (StepExchange's counts), is never applied, and then either ends the
 // run or is skipped, as training.on_nonfinite says; the ranks are named by an allgather on that rare step
-// only.
+// only. Every watchdog.check_every_steps steps the ranks compare a hash of their weights, so ranks that have
+// drifted apart without an error (a flipped bit, a nondeterministic kernel) stop the run by name.
 
+import Crypto
 import VAESupport
 
 /// A step that some rank found non-finite: which step, and on which ranks the loss and the gradients went.
@@ -47,5 +49,24 @@ extension Trainer {
             throw VAEError("\(dropped); that makes \(skippedSteps) skipped in this run, more than training.max_skipped_steps (\(training.maxSkippedSteps))")
         }
         return dropped
+    }
+
+    /// The watchdog, after `done` steps: every rank's SHA-256 of its weights (trained and state), the first 8
+    /// bytes of it, must match rank 0's.
+    func checkRanksAgree(after done: Int) throws {
+        let p = model.parameters
+        var hash = SHA256()
+        hash.update(bufferPointer: UnsafeRawBufferPointer(p.valueBuffer))
+        hash.update(bufferPointer: UnsafeRawBufferPointer(p.stateBuffer))
+        let differing = try ranksDifferingFromRankZero(Array(hash.finalize().prefix(8)))
+        guard differing.isEmpty else {
+            throw VAEError("step \(done): the weights of \(rankList(differing)) differ from rank 0's (watchdog.check_every_steps): the ranks have drifted apart; resume from the newest checkpoint")
+        }
+    }
+
+    /// Allgathers `record` and returns the ranks whose record is not rank 0's.
+    func ranksDifferingFromRankZero(_ record: [UInt8]) throws -> [Int] {
+        let records = try communicator.allgather(record)
+        return records.indices.filter { records[$0] != records[0] }
     }
 }

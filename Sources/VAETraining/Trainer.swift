@@ -5,8 +5,8 @@
 // sums, stop requests, non-finite counts, batch statistics) in the last bucket, so every rank takes the same
 // Adam step with the global mean gradient. With power-of-two rank counts the whole sum is one fixed binary
 // tree over micro-batches, so the run is bit-identical at 1, 2, 4, … ranks. A step whose loss or gradients
-// went non-finite on any rank is not applied (Trainer+Guards.swift). When to log, checkpoint and draw
-// samples is the schedule's business; rank 0 alone logs and writes files.
+// went non-finite on any rank is not applied (Trainer+Guards.swift). When to log, checkpoint, check that
+// the ranks agree and draw samples is the schedule's business; rank 0 alone logs and writes files.
 
 import Crypto
 import Foundation
@@ -203,6 +203,7 @@ public final class Trainer {
                 say(report.line)
                 reports.append(report)
             }
+            if communicator.size > 1 && schedule.checksWeights(after: done) { try checkRanksAgree(after: done) }
             if schedule.checkpoints(after: done) || result.stopSignal != nil { try writeCheckpoint(after: done, log: say) }
             if let samples, schedule.samples(after: done) {
                 let started = ContinuousClock.now
@@ -258,10 +259,9 @@ public final class Trainer {
 
     /// Rank 0's parameters become everyone's, after checking that every rank resolved the same config.
     public func synchronizeRanks() throws {
-        let hashes = try communicator.allgather(Array(SHA256.hash(data: Array(try JSON.line(config.trajectorySettings).utf8))))
-        let differing = hashes.indices.filter { hashes[$0] != hashes[0] }
+        let differing = try ranksDifferingFromRankZero(Array(SHA256.hash(data: Array(try JSON.line(config.trajectorySettings).utf8))))
         guard differing.isEmpty else {
-            throw VAEError("the resolved config differs between rank 0 and rank\(differing.count > 1 ? "s" : "") \(differing.map(String.init).joined(separator: ", ")); every rank must train the same model on the same settings")
+            throw VAEError("the resolved config differs between rank 0 and \(rankList(differing)); every rank must train the same model on the same settings")
         }
         let p = model.parameters
         try communicator.broadcast(UnsafeMutableRawBufferPointer(p.valueBuffer), root: 0)

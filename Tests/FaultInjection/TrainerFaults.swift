@@ -1,4 +1,5 @@
-// Faults inside a rank's training step, on cue: a NaN in its gradients.
+// Faults inside a rank's training step, on cue: a NaN in its gradients, or a nudge to its weights that
+// leaves it out of step with the other ranks without any error.
 
 import VAETraining
 
@@ -11,6 +12,8 @@ struct Cue: Sendable {
 struct TrainerFaults: Sendable {
     /// The gradient of the first weight is NaN in this rank's step (1-based).
     let nanAt: Cue?
+    /// The first weight moves by 0.01 before this rank's step (1-based).
+    let perturbAt: Cue?
 
     func install(on trainer: Trainer) {
         let rank = trainer.communicator.rank, p = trainer.model.parameters
@@ -18,6 +21,7 @@ struct TrainerFaults: Sendable {
         trainer.beforeMicroBatch = { step, microBatch in
             guard microBatch == 0 else { return }
             if let nanAt, nanAt.rank == rank, nanAt.at == step + 1 { p.gradients[0] = .nan }
+            if let perturbAt, perturbAt.rank == rank, perturbAt.at == step + 1 { p.values[0] += 0.01 }
         }
     }
 }

@@ -1,6 +1,7 @@
 // Numbers gone wrong under a real `mpirun`, injected on one rank by `vae-fault-injection`: a NaN gradient on
 // rank 1 stops the job naming rank 1 and keeps the last good checkpoint, or under `skip` is dropped, leaving
-// the same weights as one rank skipping the same step.
+// the same weights as one rank skipping the same step; ranks whose weights drift apart are named by the
+// watchdog, which a healthy run passes at every step.
 
 import Foundation
 import TestSupport
@@ -22,7 +23,7 @@ import Testing
     }
 
     @Test func underSkipTwoRanksDropTheStepAsOneRankDoes() throws {
-        let skip = twentySteps + ["--set", "training.on_nonfinite=skip"]
+        let skip = twentySteps + ["--set", "training.on_nonfinite=skip", "--set", "watchdog.check_every_steps=1"]
         var weights: [Data] = []
         for (ranks, poisoned) in [(1, 0), (2, 1)] {
             let out = temporaryDirectory().path
@@ -36,5 +37,12 @@ import Testing
             weights.append(try #require(FileManager.default.contents(atPath: out + "/checkpoints/step-00000020/model.safetensors")))
         }
         #expect(weights[0] == weights[1])
+    }
+
+    @Test func ranksWhoseWeightsDriftApartAreNamedByTheWatchdog() throws {
+        let outcome = try mpirunTrain(ranks: 2, twentySteps + ["--out", temporaryDirectory().path, "--set", "watchdog.check_every_steps=5"],
+                                      environment: ["VAE_PERTURB_PARAMETERS": "1:8"], binary: faultInjectionBinary)
+        #expect(outcome.status != 0)
+        #expect(outcome.stderr.contains("step 10: the weights of rank 1 differ from rank 0's (watchdog.check_every_steps)"), "\(outcome.stderr)")
     }
 }
