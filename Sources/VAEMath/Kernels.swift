@@ -52,7 +52,7 @@ public enum Kernels {
         let raw = UnsafeRawPointer(x)
         while i + 16 <= count {
             let v = raw.loadUnaligned(fromByteOffset: i * MemoryLayout<Float>.stride, as: SIMD16<Float>.self)
-            lanes.addProduct(v, v)
+            lanes += v * v  // not addProduct: without FMA in the target that is a libm call per lane, 30× slower
             i += 16
         }
         var total = lanes.sum()
