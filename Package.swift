@@ -57,8 +57,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "vae", dependencies: ["VAECommandLine"]),
-        // Tests only: `vae` with a communicator that fails on cue, for the failure-handling tests under mpirun.
-        .executableTarget(name: "vae-fault-injection", dependencies: ["VAECommandLine", "VAECommunication"], path: "Tests/FaultInjection"),
+        // Tests only: `vae` with faults on cue (a failing allreduce, a NaN gradient, a nudged weight), for the
+        // failure-handling tests under mpirun.
+        .executableTarget(name: "vae-fault-injection", dependencies: ["VAECommandLine", "VAECommunication", "VAETraining"],
+                          path: "Tests/FaultInjection"),
 
         // What the test targets share: the package root, the built `vae`, temporary directories, the process runner.
         .target(name: "TestSupport", path: "Tests/TestSupport"),

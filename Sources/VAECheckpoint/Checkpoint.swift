@@ -3,7 +3,8 @@
 //   optimizer.safetensors  Adam's moments (by the same names) and its step count
 //   state.json             format version, progress, seed, world size, the resolved config, checksums
 // Rank 0 writes it into a temporary directory, fsyncs, renames it into place, then repoints
-// OUT/checkpoints/latest; so a crash at any moment leaves the previous checkpoint whole.
+// OUT/checkpoints/latest; so a crash at any moment leaves the previous checkpoint whole. Weights with a NaN
+// or an infinity are refused: resuming from them could only go on producing NaN.
 
 import Crypto
 import Foundation
@@ -64,11 +65,15 @@ public enum Checkpoint {
 
     public static func name(step: Int) -> String { String(format: "step-%08d", step) }
 
-    /// Writes a checkpoint of `model` and `optimizer` and repoints `latest`; keeps the newest `keep`.
+    /// Writes a checkpoint of `model` and `optimizer` and repoints `latest`; keeps the newest `keep`. Throws,
+    /// writing nothing, when some weight is NaN or infinite.
     @discardableResult
     public static func write(runDirectory: String, model: VariationalAutoencoder, optimizer: Adam,
                              state progress: CheckpointState, keep: Int) throws -> String {
         let root = directory(of: runDirectory)
+        if let tensor = model.parameters.firstNonfiniteEntry {
+            throw VAEError("\(root)/\(name(step: progress.step)): no checkpoint written: tensor \(tensor) holds NaN or infinite values")
+        }
         do { try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true) } catch {
             throw VAEError("\(root): cannot create the checkpoint directory: \(error.localizedDescription)")
         }

@@ -37,6 +37,7 @@ struct Train: ParsableCommand {
             let trainer = try Trainer(config: config, communicator: communicator)
             trainer.stopSignal = StopSignals.install()
             trainer.liveProgress = live
+            TrainerSetup.prepare(trainer)
             let checkpoint = communicator.rank == 0 ? try resume.map { try $0.load(runDirectory: config.output.directory) } : nil
             if case .stopped(let signal) = try trainer.run(resumingFrom: checkpoint, log: { live?.clear(); printLine($0) }) {
                 throw ExitCode(128 + signal)  // the shell's convention for "ended by signal N"
@@ -98,6 +99,12 @@ func convolutionBackend(default fallback: ConvolutionBackend?) throws -> Convolu
 public enum Ranks {
     /// Wraps every command's communicator: the identity in `vae`; tests put a fault-injecting one here.
     @TaskLocal public static var wrapping: @Sendable (Communicator) -> Communicator = { $0 }
+}
+
+/// What `vae train` does to its trainer before the run.
+public enum TrainerSetup {
+    /// Nothing in `vae`; the test-only `vae-fault-injection` installs its cues here.
+    @TaskLocal public static var prepare: @Sendable (Trainer) -> Void = { _ in }
 }
 
 /// MPI when started by an MPI launcher, otherwise the single-process world.

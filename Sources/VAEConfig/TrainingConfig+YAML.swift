@@ -41,6 +41,9 @@ extension TrainingConfig {
         let s = try root.section("samples")
         samples.everyEpochs = try s.int("every_epochs", default: samples.everyEpochs, "0 (only at the end) or a positive integer") { $0 >= 0 }
         try s.finish()
+        let w = try root.section("watchdog")
+        watchdog.checkEverySteps = try w.int("check_every_steps", default: watchdog.checkEverySteps, "0 (off) or a positive integer") { $0 >= 0 }
+        try w.finish()
         try root.finish()
     }
 
@@ -105,6 +108,8 @@ extension TrainingConfig {
         training.lrStepSize = try t.int("lr_step_size", default: training.lrStepSize, "a positive integer") { $0 > 0 }
         training.logEverySteps = try t.int("log_every_steps", default: training.logEverySteps, "0 (off) or a positive integer") { $0 >= 0 }
         training.convBackend = try t.choice("conv_backend", default: training.convBackend)
+        training.onNonfinite = try t.choice("on_nonfinite", default: training.onNonfinite)
+        training.maxSkippedSteps = try t.int("max_skipped_steps", default: training.maxSkippedSteps, "a non-negative integer") { $0 >= 0 }
         try t.finish()
     }
 }

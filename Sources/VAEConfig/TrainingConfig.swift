@@ -1,6 +1,7 @@
-// TrainingConfig: everything a run needs, in sections model, data, training, allreduce, output, checkpoint and
-// samples. The initial values below are the one place defaults are written (the GDL_code digits run); YAML
-// (TrainingConfig+YAML.swift) and state.json use the same snake_case keys. See README.md for the reference.
+// TrainingConfig: everything a run needs, in sections model, data, training, allreduce, output, checkpoint,
+// samples and watchdog. The initial values below are the one place defaults are written (the GDL_code digits
+// run); YAML (TrainingConfig+YAML.swift) and state.json use the same snake_case keys. See README.md for the
+// reference.
 
 import Foundation
 import VAEMath
@@ -79,11 +80,41 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
         public var logEverySteps = 500
         /// The convolutions' code; VAE_CONV_BACKEND overrides it for a run (the CLI reads it).
         public var convBackend = ConvolutionBackend.default
+        /// What a step does to the run when its loss or gradients went non-finite (NaN or infinite) on any rank.
+        public var onNonfinite = OnNonfinite.stop
+        /// Under `skip`, the run stops as under `stop` once more steps than this were skipped in it.
+        public var maxSkippedSteps = 100
+
+        public enum OnNonfinite: String, CaseIterable, Equatable, Sendable, Codable {
+            /// The step is not taken; one line names the step, the ranks and what went non-finite; exit 2.
+            case stop
+            /// The step is dropped, weights and Adam's state left as if it never happened, and counted.
+            case skip
+        }
 
         enum CodingKeys: String, CodingKey {
             case seed, epochs, batchSize = "batch_size", microBatch = "micro_batch", learningRate = "learning_rate"
             case rLossFactor = "r_loss_factor", lrDecay = "lr_decay", lrStepSize = "lr_step_size", logEverySteps = "log_every_steps"
-            case convBackend = "conv_backend"
+            case convBackend = "conv_backend", onNonfinite = "on_nonfinite", maxSkippedSteps = "max_skipped_steps"
+        }
+
+        public init() {}
+
+        /// Keys added after a checkpoint was written keep their defaults.
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            seed = try c.decode(Int.self, forKey: .seed)
+            epochs = try c.decode(Int.self, forKey: .epochs)
+            batchSize = try c.decode(Int.self, forKey: .batchSize)
+            microBatch = try c.decode(Int.self, forKey: .microBatch)
+            learningRate = try c.decode(Double.self, forKey: .learningRate)
+            rLossFactor = try c.decode(Double.self, forKey: .rLossFactor)
+            lrDecay = try c.decode(Double.self, forKey: .lrDecay)
+            lrStepSize = try c.decode(Int.self, forKey: .lrStepSize)
+            logEverySteps = try c.decode(Int.self, forKey: .logEverySteps)
+            convBackend = try c.decode(ConvolutionBackend.self, forKey: .convBackend)
+            onNonfinite = try c.decodeIfPresent(OnNonfinite.self, forKey: .onNonfinite) ?? onNonfinite
+            maxSkippedSteps = try c.decodeIfPresent(Int.self, forKey: .maxSkippedSteps) ?? maxSkippedSteps
         }
     }
 
@@ -122,6 +153,14 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
         enum CodingKeys: String, CodingKey { case everyEpochs = "every_epochs" }
     }
 
+    /// Checks that catch ranks drifting apart without an error.
+    public struct Watchdog: Equatable, Sendable, Codable {
+        /// Every this many steps the ranks compare a hash of their weights; 0 turns it off.
+        public var checkEverySteps = 1000
+
+        enum CodingKeys: String, CodingKey { case checkEverySteps = "check_every_steps" }
+    }
+
     public var model = Architecture.gdlDigits
     public var data = Data()
     public var training = Training()
@@ -129,8 +168,24 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
     public var output = Output()
     public var checkpoint = Checkpointing()
     public var samples = Samples()
+    public var watchdog = Watchdog()
+
+    enum CodingKeys: String, CodingKey { case model, data, training, allreduce, output, checkpoint, samples, watchdog }
 
     public init() {}
+
+    /// Sections added after a checkpoint was written keep their defaults.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.decode(Architecture.self, forKey: .model)
+        data = try c.decode(Data.self, forKey: .data)
+        training = try c.decode(Training.self, forKey: .training)
+        allreduce = try c.decode(Allreduce.self, forKey: .allreduce)
+        output = try c.decode(Output.self, forKey: .output)
+        checkpoint = try c.decode(Checkpointing.self, forKey: .checkpoint)
+        samples = try c.decode(Samples.self, forKey: .samples)
+        watchdog = try c.decodeIfPresent(Watchdog.self, forKey: .watchdog) ?? watchdog
+    }
 
     /// Every setting that shapes the trajectory: the config without its output, checkpoint and samples
     /// sections, which ranks may not share (only rank 0 writes files), nor the node-local cache's place.

@@ -44,6 +44,22 @@ public enum Kernels {
         }
     }
 
+    /// Σ x², in Float over 16 lanes in one pass. It is not finite exactly when some element is NaN or infinite,
+    /// or the sum overflows (a norm past ~1.8e19, where Adam's g² would overflow too): the cheap test of a
+    /// gradient buffer. The lanes bracket the sum their own way: a check, not a number to train with.
+    public static func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        var lanes = SIMD16<Float>(), i = 0
+        let raw = UnsafeRawPointer(x)
+        while i + 16 <= count {
+            let v = raw.loadUnaligned(fromByteOffset: i * MemoryLayout<Float>.stride, as: SIMD16<Float>.self)
+            lanes += v * v  // not addProduct: without FMA in the target that is a libm call per lane, 30× slower
+            i += 16
+        }
+        var total = lanes.sum()
+        while i < count { total += x[i] * x[i]; i += 1 }
+        return total
+    }
+
     /// Unfolds an NHWC image batch into rows of patches: row (n, oh, ow) holds the K×K×C window
     /// under output pixel (oh, ow), zeros where the window hangs over the padding. A window row of K pixels
     /// is K·C contiguous Floats in the image, so inside the image each (row, kh) is one run.

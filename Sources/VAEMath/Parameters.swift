@@ -159,4 +159,10 @@ public final class ParameterStore {
     public var reservedRange: Range<Int> { (count + statisticCount)..<reductionCount }
 
     public func entry(named name: String) -> Entry? { entries.first { $0.name == name } }
+
+    /// The name of the first trained or state entry holding a NaN or an infinity: no checkpoint or picture may
+    /// be made from it. Nil when every value is finite.
+    public var firstNonfiniteEntry: String? {
+        entries.first { UnsafeBufferPointer(start: pointer($0.slot), count: $0.slot.count).contains { !$0.isFinite } }?.name
+    }
 }

@@ -26,20 +26,23 @@ public struct MetricsRecord: Codable, Sendable {
     public var wallSeconds: Double
     /// The epoch's duration; nil in interval records, which leave the key out.
     public var epochSeconds: Double?
+    /// Steps of the epoch dropped as non-finite (training.on_nonfinite: skip); nil in interval records, which
+    /// leave the key out, and 0 in epoch records written before the key was.
+    public var skippedSteps: Int?
 
     /// `epoch` counted from 1; the loss terms are `loss`'s means per image.
     public init(kind: Kind, step: Int, epoch: Int, loss: LossSums, learningRate: Float, imagesPerSecond: Double,
-                allreduceMilliseconds: Double, wallSeconds: Double, epochSeconds: Double? = nil) {
+                allreduceMilliseconds: Double, wallSeconds: Double, epochSeconds: Double? = nil, skippedSteps: Int? = nil) {
         (self.kind, self.step, self.epoch) = (kind, step, epoch)
         (self.loss, reconstruction, kl) = (loss.meanLoss, loss.meanReconstruction, loss.meanKL)
         (self.learningRate, self.imagesPerSecond, self.allreduceMilliseconds) = (learningRate, imagesPerSecond, allreduceMilliseconds)
-        (self.wallSeconds, self.epochSeconds) = (wallSeconds, epochSeconds)
+        (self.wallSeconds, self.epochSeconds, self.skippedSteps) = (wallSeconds, epochSeconds, skippedSteps)
     }
 
     enum CodingKeys: String, CodingKey {
         case kind, step, epoch, loss, reconstruction, kl
         case learningRate = "learning_rate", imagesPerSecond = "images_per_s", allreduceMilliseconds = "allreduce_ms"
-        case wallSeconds = "wall_s", epochSeconds = "epoch_s"
+        case wallSeconds = "wall_s", epochSeconds = "epoch_s", skippedSteps = "skipped_steps"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -55,6 +58,7 @@ public struct MetricsRecord: Codable, Sendable {
         try c.encodeNumberOrNull(allreduceMilliseconds, forKey: .allreduceMilliseconds)
         try c.encodeNumberOrNull(wallSeconds, forKey: .wallSeconds)
         if let epochSeconds { try c.encodeNumberOrNull(epochSeconds, forKey: .epochSeconds) }
+        try c.encodeIfPresent(skippedSteps, forKey: .skippedSteps)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -67,5 +71,6 @@ public struct MetricsRecord: Codable, Sendable {
         (learningRate, imagesPerSecond) = (try number(.learningRate), try number(.imagesPerSecond))
         (allreduceMilliseconds, wallSeconds) = (try number(.allreduceMilliseconds), try number(.wallSeconds))
         epochSeconds = kind == .epoch ? try number(.epochSeconds) : nil
+        skippedSteps = kind == .epoch ? try c.decodeIfPresent(Int.self, forKey: .skippedSteps) ?? 0 : nil
     }
 }

@@ -7,6 +7,7 @@
 //   latent-histograms.png  (any other z_dim) histograms of the same means in each of the first 50 dimensions
 //                          against N(0, 1), the book's check for a latent space it cannot draw as a plane
 // The encoded images are capped at 3,000 so that a sample point costs under 2% of an epoch at 2 ranks.
+// Weights that are not all finite draw no pictures: a grid of NaN would look like a model, not an error.
 
 import Foundation
 import VAEConfig
@@ -31,9 +32,14 @@ public final class SampleWriter {
         prior = SampleImages.priorLatents(count: Self.priorCount, zDim: config.model.zDim, seed: UInt64(config.training.seed))
     }
 
-    /// Writes the images for `epoch` completed epochs, then the report; returns the sample directory.
+    /// Writes the images for `epoch` completed epochs, then the report; returns the sample directory. When some
+    /// weight is NaN or infinite it writes nothing, tells `warn` which tensor, and returns nil.
     @discardableResult
-    public func write(afterEpoch epoch: Int) throws -> String {
+    public func write(afterEpoch epoch: Int, warn: (String) -> Void) throws -> String? {
+        if let tensor = inference.model.parameters.firstNonfiniteEntry {
+            warn("warning: no samples after epoch \(epoch): tensor \(tensor) holds NaN or infinite values")
+            return nil
+        }
         let directory = config.output.directory + "/samples/" + String(format: "epoch-%04d", epoch)
         do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
             throw VAEError("\(directory): cannot create the sample directory: \(error.localizedDescription)")

@@ -5,9 +5,11 @@ import VAEMath
 
 public struct EpochReport: Sendable {
     public let epoch: Int
-    /// Steps taken in this run (fewer than the epoch's when resumed mid-epoch or stopped).
+    /// Steps run in this run (fewer than the epoch's when resumed mid-epoch or stopped), skipped ones included.
     public let steps: Int
-    /// Summed over every rank's samples.
+    /// Steps dropped as non-finite (training.on_nonfinite: skip).
+    public let skippedSteps: Int
+    /// Summed over every rank's samples, over the steps taken.
     public let loss: LossSums
     public let learningRate: Float
     public let seconds: Double
@@ -20,6 +22,7 @@ public struct EpochReport: Sendable {
         var line = String(format: "epoch %d  loss %.3f  reconstruction %.3f  kl %.3f  lr %g  images/s %.0f  time %.1f s",
                           epoch + 1, loss.meanLoss, loss.meanReconstruction, loss.meanKL, learningRate, imagesPerSecond, seconds)
         if let allreduceMilliseconds { line += String(format: "  allreduce %.3f ms/step", allreduceMilliseconds) }
+        if skippedSteps > 0 { line += "  skipped \(skippedSteps)" }
         return line
     }
 }

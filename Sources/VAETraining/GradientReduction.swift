@@ -3,9 +3,11 @@
 // A rank adds its micro-batch (leaf) gradients as a pairwise tree. While the last leaf's backward pass runs,
 // each bucket of layers, as soon as all its layers are done, has the tree closed over its range and its
 // non-blocking allreduce started (PyTorch DDP's design), so the sums travel while earlier layers still compute.
-// Buckets hold whole layers in backward order; the buffer's tail (loss sums, stop flag, batch statistics)
+// Buckets hold whole layers in backward order; the buffer's tail (batch statistics and the step's exchange)
 // goes last, after the backward pass. Without overlap there is one bucket, the whole buffer, after backward.
 // Element by element every path does the same additions, so overlapped and fused runs are bit-identical.
+// The last bucket is waited for first: it carries the step's verdict, which must be known before any
+// parameter moves.
 
 import VAECommunication
 import VAEMath
@@ -28,15 +30,18 @@ final class GradientReduction {
     private var nextBucket = 0
     private var inFlight: [PendingReduction] = []
     private var failure: Error?
+    private let sending: (Range<Int>) -> Void
     /// What the model calls as each layer's gradients complete during the last leaf; nil without overlap.
     private(set) var layerFinished: ((Range<Int>) -> Void)?
 
     /// `buffer` is the reduction buffer: the gradients of `layerRanges` (in the order backward completes
-    /// them, tiling the front of the buffer), then the tail.
+    /// them, tiling the front of the buffer), then the tail. `sending` hears each bucket's range once this
+    /// rank's micro-batch sum fills it and before it is sent: the last moment this rank's own numbers are there.
     init(buffer: UnsafeMutableBufferPointer<Float>, layerRanges: [Range<Int>], overlap: Bool, bucketFloats: Int,
-         communicator: Communicator) {
+         communicator: Communicator, sending: @escaping (Range<Int>) -> Void = { _ in }) {
         self.buffer = buffer
         self.communicator = communicator
+        self.sending = sending
         leaves = PairwiseSum(count: buffer.count)
         buckets = overlap ? Self.plan(layerRanges, bufferCount: buffer.count, bucketFloats: bucketFloats)
                           : [Bucket(range: 0..<buffer.count, layers: 0)]
@@ -71,9 +76,10 @@ final class GradientReduction {
     func addLeaf() { leaves.add(buffer.baseAddress!) }
 
     /// After the last leaf's backward pass (whose gradients are in the buffer, with the tail filled in):
-    /// starts what has not started and waits for every sum, leaving the global sums in the buffer. Each
-    /// bucket's range, once summed, goes to `summed` while later buckets may still travel.
-    func finishStep(summed: (Range<Int>) -> Void) throws {
+    /// starts what has not started and waits for every sum, leaving the global sums in the buffer. The last
+    /// bucket, which holds the tail, is waited for first, and `proceed` then says whether the step goes on; if
+    /// it does, each bucket's range, once summed, goes to `summed` while later buckets may still travel.
+    func finishStep(proceed: () -> Bool, summed: (Range<Int>) -> Void) throws {
         defer {
             inFlight.removeAll(keepingCapacity: true)
             nextBucket = 0
@@ -85,10 +91,16 @@ final class GradientReduction {
             throw failure
         }
         while nextBucket < buckets.count { try startNextBucket() }
-        for (reduction, bucket) in zip(inFlight, buckets) {
-            try timed { try reduction.wait() }
-            summed(bucket.range)
+        try timed {
+            for reduction in inFlight.dropLast() { try reduction.test() }  // post their next rounds before blocking
+            try inFlight.last!.wait()
         }
+        let going = proceed()
+        for (reduction, bucket) in zip(inFlight.dropLast(), buckets) {
+            try timed { try reduction.wait() }
+            if going { summed(bucket.range) }
+        }
+        if going { summed(buckets.last!.range) }
     }
 
     private func finished(_ layer: Range<Int>) {
@@ -108,6 +120,7 @@ final class GradientReduction {
     private func startNextBucket() throws {
         let range = buckets[nextBucket].range
         leaves.finish(range, lastLeaf: buffer.baseAddress!, into: buffer.baseAddress!)
+        sending(range)
         try timed { inFlight.append(try communicator.startAllreduceSum(UnsafeMutableBufferPointer(rebasing: buffer[range]))) }
         nextBucket += 1
     }

@@ -37,7 +37,7 @@ public final class MetricsLog {
     public func record(_ report: EpochReport, step: Int) {
         append(MetricsRecord(kind: .epoch, step: step, epoch: report.epoch + 1, loss: report.loss, learningRate: report.learningRate,
                              imagesPerSecond: report.imagesPerSecond, allreduceMilliseconds: report.allreduceMilliseconds ?? 0,
-                             wallSeconds: started.secondsElapsed, epochSeconds: report.seconds))
+                             wallSeconds: started.secondsElapsed, epochSeconds: report.seconds, skippedSteps: report.skippedSteps))
     }
 
     /// The one file write of the project that does not go through `DurableFiles.write`: a line is appended, not

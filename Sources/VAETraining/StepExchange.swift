@@ -1,24 +1,37 @@
 // StepExchange: what crosses the wire each step besides the gradients. The model's reduction buffer is
-//   [gradients | batch statistics | loss sums and stop requests]
+//   [gradients | batch statistics | loss sums, stop requests, non-finite counts]
 // and every field is a sum over micro-batches and ranks, so it rides in the gradients' pairwise tree and
 // allreduce (in the last bucket) and needs no message of its own:
 //   batch statistics      declared by the layers (BatchNorm's μ and σ²), averaged into running statistics
 //   reconstruction, kl    each micro-batch's loss sums; summed, the global batch's
 //   stop requests         per signal, how many ranks caught it this step (whole numbers: exact as Floats)
+//   non-finite counts     how many ranks' loss, and how many ranks' gradients, went NaN or infinite this step
+// A rank's gradients are checked as each bucket leaves it, since a bucket in flight may not be read; the
+// verdict is written into the tail, which leaves last, so every rank knows of any rank's NaN in the same step.
 
 import Foundation
 import VAEMath
 
-struct StepExchange {
+final class StepExchange {
     /// The scalars after the batch statistics, in this order.
     enum Field: Int, CaseIterable {
-        case reconstruction, kl, terminateRequests, interruptRequests
+        case reconstruction, kl, terminateRequests, interruptRequests, nonfiniteLossRanks, nonfiniteGradientRanks
     }
 
     /// How many Floats the trainer reserves at the end of the model's reduction buffer.
     static let reservedFloats = Field.allCases.count
 
+    /// What this rank found in its own share of the step, as it sent it.
+    struct Verdict: Equatable {
+        var loss = false, gradients = false
+        var isFinite: Bool { !loss && !gradients }
+    }
+
     private let parameters: ParameterStore
+    /// Σ g² over this rank's gradients in the buckets sent so far this step.
+    private var gradientSquares: Float = 0
+    /// This rank's verdict on the step last sent.
+    private(set) var sent = Verdict()
 
     init(parameters: ParameterStore) {
         precondition(parameters.reservedRange.count == Self.reservedFloats, "the model was built without the step's reserved Floats")
@@ -43,6 +56,22 @@ struct StepExchange {
         default: break
         }
     }
+
+    /// GradientReduction's hook: `range` of the buffer holds this rank's sum over its micro-batches and is about
+    /// to be sent. Folds its gradients into this rank's check (one vectorised pass, Kernels.sumOfSquares); on
+    /// the last bucket, the one holding these fields, writes this rank's verdict, which every bucket is in by then.
+    func sending(_ range: Range<Int>) {
+        let gradients = range.clamped(to: 0..<parameters.count)
+        gradientSquares += Kernels.sumOfSquares(parameters.gradients + gradients.lowerBound, count: gradients.count)
+        guard range.contains(parameters.reservedRange.lowerBound) else { return }
+        sent = Verdict(loss: !(field(.reconstruction).pointee.isFinite && field(.kl).pointee.isFinite), gradients: !gradientSquares.isFinite)
+        field(.nonfiniteLossRanks).pointee = sent.loss ? 1 : 0
+        field(.nonfiniteGradientRanks).pointee = sent.gradients ? 1 : 0
+        gradientSquares = 0
+    }
+
+    /// After the allreduce of the last bucket: whether every rank's loss and gradients were finite.
+    var allFinite: Bool { field(.nonfiniteLossRanks).pointee == 0 && field(.nonfiniteGradientRanks).pointee == 0 }
 
     /// After the allreduce: the global batch's loss sums over `samples` images.
     func loss(samples: Int) -> LossSums {

@@ -2,10 +2,11 @@
 // slice of the global batch, runs forward and backward micro-batch by micro-batch into the flat gradient
 // buffer (scaled by the global batch), and GradientReduction sums the micro-batch gradients as a pairwise
 // tree and over the ranks, bucket by bucket during the last backward pass, with the step's exchange (loss
-// sums, stop requests, batch statistics) in the last bucket, so every rank takes the same Adam step with the
-// global mean gradient. With power-of-two rank counts the whole sum is one fixed binary tree over
-// micro-batches, so the run is bit-identical at 1, 2, 4, … ranks. When to log, checkpoint and draw samples
-// is the schedule's business; rank 0 alone logs and writes files.
+// sums, stop requests, non-finite counts, batch statistics) in the last bucket, so every rank takes the same
+// Adam step with the global mean gradient. With power-of-two rank counts the whole sum is one fixed binary
+// tree over micro-batches, so the run is bit-identical at 1, 2, 4, … ranks. A step whose loss or gradients
+// went non-finite on any rank is not applied (Trainer+Guards.swift). When to log, checkpoint, check that
+// the ranks agree and draw samples is the schedule's business; rank 0 alone logs and writes files.
 
 import Crypto
 import Foundation
@@ -30,10 +31,15 @@ public final class Trainer {
     /// Polled once per step (the CLI's signal handlers); a signal number, or 0. Any rank's signal stops every
     /// rank at the same step, through the step's exchange.
     public var stopSignal: () -> Int32 = { 0 }
+    /// Called with (global step, micro-batch of the step) before each micro-batch's forward pass, its gradients
+    /// zeroed: where the test-only `vae-fault-injection` poisons a gradient or nudges a weight. Nil in `vae`.
+    public var beforeMicroBatch: ((_ step: Int, _ microBatch: Int) -> Void)?
     public private(set) var reports: [EpochReport] = []
+    /// Steps dropped as non-finite in this run (training.on_nonfinite: skip).
+    public internal(set) var skippedSteps = 0
     private let batch: Tensor
     private let reduction: GradientReduction
-    private let exchange: StepExchange
+    let exchange: StepExchange
     private var epochOrder: (epoch: Int, order: [Int]) = (-1, [])
 
     /// Wall time spent in the gradient allreduce's calls since the trainer was made.
@@ -79,10 +85,11 @@ public final class Trainer {
         sampler = EpochSampler(sampleCount: dataset.count, globalBatch: globalBatch, seed: seed)
         schedule = TrainingSchedule(config, stepsPerEpoch: sampler.stepsPerEpoch)
         batch = Tensor(batch: microBatch, itemShape: dataset.imageShape)
-        exchange = StepExchange(parameters: model.parameters)
+        let exchange = StepExchange(parameters: model.parameters)
+        self.exchange = exchange
         reduction = GradientReduction(buffer: model.parameters.reductionBuffer, layerRanges: model.backwardParameterRanges,
                                       overlap: config.allreduce.overlap, bucketFloats: config.allreduce.bucketKB * 1024 / MemoryLayout<Float>.size,
-                                      communicator: communicator)
+                                      communicator: communicator, sending: exchange.sending)
     }
 
     /// How a run ended: every epoch done, or stopped early at a step boundary by a signal.
@@ -97,20 +104,24 @@ public final class Trainer {
         public let loss: LossSums
         /// The signal that stops every rank after this step, if any rank caught one.
         public let stopSignal: Int32?
+        /// Set when the step was dropped as non-finite (training.on_nonfinite: skip); `loss` then means nothing.
+        public let skipped: NonfiniteStep?
     }
 
-    /// One optimizer step, global step `step` (0-based): gather, forward, zero, backward, reduce, update.
+    /// One optimizer step, global step `step` (0-based): gather, forward, zero, backward, reduce, update. A step
+    /// that went non-finite on any rank updates nothing, and throws or comes back `skipped` (Trainer+Guards.swift).
     public func step(_ step: Int) throws -> StepResult {
         let (epoch, stepInEpoch) = schedule.epoch(of: step)
         if epochOrder.epoch != epoch { epochOrder = (epoch, sampler.order(epoch: epoch)) }
         let indices = sampler.indices(in: epochOrder.order, step: stepInEpoch, rank: communicator.rank, worldSize: communicator.size)
         let p = model.parameters, microBatch = config.training.microBatch
         var samples = 0
-        for start in stride(from: indices.startIndex, to: indices.endIndex, by: microBatch) {
+        for (index, start) in stride(from: indices.startIndex, to: indices.endIndex, by: microBatch).enumerated() {
             let leaf = indices[start..<(start + microBatch)], last = start + microBatch == indices.endIndex
             dataset.gather(leaf, into: batch)
             let context = StepContext(training: true, seed: UInt64(config.training.seed), epoch: epoch, sampleIndices: leaf)
             p.zeroGradients()
+            beforeMicroBatch?(step, index)
             let sums = model.trainStep(batch, context, rLossFactor: Float(config.training.rLossFactor), globalBatch: sampler.globalBatch,
                                        gradientsReady: last ? reduction.layerFinished : nil)
             exchange.record(sums)
@@ -118,13 +129,18 @@ public final class Trainer {
             if !last { reduction.addLeaf() }
         }
         exchange.request(stop: stopSignal())
-        // Adam moves each bucket's parameters as soon as its sum arrives, while later buckets travel.
-        optimizer.advance(learningRate: config.schedule.learningRate(epoch: epoch))
-        try reduction.finishStep { range in
+        // Once the tail says every rank was finite, Adam moves each bucket's parameters as soon as its sum
+        // arrives, while later buckets travel; otherwise nothing moves, Adam's step count included.
+        try reduction.finishStep(proceed: {
+            guard exchange.allFinite else { return false }
+            optimizer.advance(learningRate: config.schedule.learningRate(epoch: epoch))
+            return true
+        }) { range in
             optimizer.apply(range.clamped(to: 0..<p.count), parameters: p.values, gradients: p.gradients)
         }
-        p.updateRunningAverages(batches: sampler.globalBatch / microBatch)
-        return StepResult(loss: exchange.loss(samples: samples * communicator.size), stopSignal: exchange.stopSignal)
+        let skipped = exchange.allFinite ? nil : try dropNonfiniteStep(step)
+        if skipped == nil { p.updateRunningAverages(batches: sampler.globalBatch / microBatch) }
+        return StepResult(loss: exchange.loss(samples: samples * communicator.size), stopSignal: exchange.stopSignal, skipped: skipped)
     }
 
     /// The loop: global steps `steps`, each followed by `after`, ending early after a step that a signal stops.
@@ -164,8 +180,9 @@ public final class Trainer {
                 epochMeter = Meter(allreduceSeconds: allreduceSeconds)
                 intervalMeter = epochMeter
             }
-            epochMeter.add(result.loss)
-            intervalMeter.add(result.loss)
+            if let skipped = result.skipped { say("warning: \(skipped); skipped (training.on_nonfinite: skip), \(skippedSteps) in this run") }
+            epochMeter.add(result)
+            intervalMeter.add(result)
             liveProgress?.update(epoch: epoch, of: schedule.epochs, step: stepInEpoch + 1, of: sampler.stepsPerEpoch,
                                  stepsTaken: epochMeter.steps, loss: epochMeter.loss, seconds: epochMeter.started.secondsElapsed)
             if schedule.logs(after: done) {
@@ -179,18 +196,20 @@ public final class Trainer {
                 intervalMeter = Meter(allreduceSeconds: allreduceSeconds)
             }
             if schedule.endsEpoch(done) || result.stopSignal != nil {
-                let report = EpochReport(epoch: epoch, steps: epochMeter.steps, loss: epochMeter.loss, learningRate: learningRate,
-                                         seconds: epochMeter.started.secondsElapsed,
+                let report = EpochReport(epoch: epoch, steps: epochMeter.steps, skippedSteps: epochMeter.skipped, loss: epochMeter.loss,
+                                         learningRate: learningRate, seconds: epochMeter.started.secondsElapsed,
                                          allreduceMilliseconds: communicator.size > 1 ? epochMeter.allreduceMilliseconds(now: allreduceSeconds) : nil)
                 metrics?.record(report, step: done)
                 say(report.line)
                 reports.append(report)
             }
+            if communicator.size > 1 && schedule.checksWeights(after: done) { try checkRanksAgree(after: done) }
             if schedule.checkpoints(after: done) || result.stopSignal != nil { try writeCheckpoint(after: done, log: say) }
             if let samples, schedule.samples(after: done) {
                 let started = ContinuousClock.now
-                let directory = try samples.write(afterEpoch: done / sampler.stepsPerEpoch)
-                say("samples \(directory) (" + String(format: "%.2f s)", started.secondsElapsed))
+                if let directory = try samples.write(afterEpoch: done / sampler.stepsPerEpoch, warn: say) {
+                    say("samples \(directory) (" + String(format: "%.2f s)", started.secondsElapsed))
+                }
             }
         }
         guard let signal else { return .completed }
@@ -240,10 +259,9 @@ public final class Trainer {
 
     /// Rank 0's parameters become everyone's, after checking that every rank resolved the same config.
     public func synchronizeRanks() throws {
-        let hashes = try communicator.allgather(Array(SHA256.hash(data: Array(try JSON.line(config.trajectorySettings).utf8))))
-        let differing = hashes.indices.filter { hashes[$0] != hashes[0] }
+        let differing = try ranksDifferingFromRankZero(Array(SHA256.hash(data: Array(try JSON.line(config.trajectorySettings).utf8))))
         guard differing.isEmpty else {
-            throw VAEError("the resolved config differs between rank 0 and rank\(differing.count > 1 ? "s" : "") \(differing.map(String.init).joined(separator: ", ")); every rank must train the same model on the same settings")
+            throw VAEError("the resolved config differs between rank 0 and \(rankList(differing)); every rank must train the same model on the same settings")
         }
         let p = model.parameters
         try communicator.broadcast(UnsafeMutableRawBufferPointer(p.valueBuffer), root: 0)
@@ -255,13 +273,16 @@ public final class Trainer {
 private struct Meter {
     let started = ContinuousClock.now
     let allreduceSeconds: Double
+    /// Over the steps taken; a skipped step's loss is not a number to average.
     private(set) var loss = LossSums()
+    /// Steps run, skipped ones included.
     private(set) var steps = 0
+    private(set) var skipped = 0
 
     init(allreduceSeconds: Double) { self.allreduceSeconds = allreduceSeconds }
 
-    mutating func add(_ stepLoss: LossSums) {
-        loss += stepLoss
+    mutating func add(_ step: Trainer.StepResult) {
+        if step.skipped == nil { loss += step.loss } else { skipped += 1 }
         steps += 1
     }
 

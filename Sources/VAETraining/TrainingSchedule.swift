@@ -1,5 +1,6 @@
-// TrainingSchedule: when, after a step, the loop logs, writes a checkpoint and draws samples. Plain arithmetic
-// on the number of steps done, so a resumed run meets every event an uninterrupted one meets from there on.
+// TrainingSchedule: when, after a step, the loop logs, checks that the ranks agree, writes a checkpoint and
+// draws samples. Plain arithmetic on the number of steps done, so a resumed run meets every event an
+// uninterrupted one meets from there on.
 
 import VAEConfig
 
@@ -10,6 +11,7 @@ struct TrainingSchedule {
     let checkpointEverySteps: Int
     let checkpointEveryEpochs: Int
     let samplesEveryEpochs: Int
+    let checkWeightsEverySteps: Int
 
     init(_ config: TrainingConfig, stepsPerEpoch: Int) {
         self.stepsPerEpoch = stepsPerEpoch
@@ -18,6 +20,7 @@ struct TrainingSchedule {
         checkpointEverySteps = config.checkpoint.everySteps
         checkpointEveryEpochs = config.checkpoint.everyEpochs
         samplesEveryEpochs = config.samples.everyEpochs
+        checkWeightsEverySteps = config.watchdog.checkEverySteps
     }
 
     var totalSteps: Int { epochs * stepsPerEpoch }
@@ -31,6 +34,9 @@ struct TrainingSchedule {
     func logs(after done: Int) -> Bool {
         logEverySteps > 0 && ((done - 1) % stepsPerEpoch + 1) % logEverySteps == 0
     }
+
+    /// Every `watchdog.check_every_steps` steps, the ranks compare a hash of their weights.
+    func checksWeights(after done: Int) -> Bool { checkWeightsEverySteps > 0 && done % checkWeightsEverySteps == 0 }
 
     /// Every `checkpoint.every_steps` steps, every `checkpoint.every_epochs` epochs, and at the end.
     func checkpoints(after done: Int) -> Bool {

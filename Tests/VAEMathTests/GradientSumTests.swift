@@ -1,5 +1,6 @@
 // What the exact, overlapped allreduce rests on: the pairwise sum's bracketing, finishing it range by range
-// with the same bits, and the model announcing each layer's gradients in the order it promised.
+// with the same bits, and the model announcing each layer's gradients in the order it promised; and the
+// one-pass check that finds a NaN or an infinity in a gradient buffer.
 
 import Testing
 import VAEMath
@@ -65,5 +66,19 @@ import VAEMath
         for (range, values) in zip(heard, announced) {
             #expect(Array(model.parameters.gradientBuffer[range]) == values && values.contains { $0 != 0 }, "\(range)")
         }
+    }
+
+    @Test func theSumOfSquaresIsNotFiniteExactlyWhenAnElementIsNotOrItOverflows() {
+        // 37 elements: two 16-lane blocks and a tail of 5, so each part is tried.
+        let values = (0..<37).map { Float($0 % 7) - 3 }
+        #expect(Kernels.sumOfSquares(values, count: values.count) == values.map { $0 * $0 }.reduce(0, +))
+        for position in [0, 20, 36] {
+            for bad in [Float.nan, .infinity, -.infinity] {
+                var poisoned = values
+                poisoned[position] = bad
+                #expect(!Kernels.sumOfSquares(poisoned, count: poisoned.count).isFinite, "\(bad) at \(position)")
+            }
+        }
+        #expect(!Kernels.sumOfSquares([2e19, 1], count: 2).isFinite, "a square past Float's range")
     }
 }

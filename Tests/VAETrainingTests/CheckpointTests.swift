@@ -1,5 +1,6 @@
 // Checkpoints on one process: exact resumption (byte-identical weights), pruning, and every way a
-// checkpoint can be wrong: corrupt, truncated, missing a file, another architecture, an unknown format.
+// checkpoint can be wrong: corrupt, truncated, missing a file, another architecture, an unknown format, or
+// weights that are not finite (never written).
 
 import Foundation
 import TestSupport
@@ -97,5 +98,17 @@ import VAETraining
         let text = try String(contentsOfFile: state, encoding: .utf8).replacingOccurrences(of: "\"format_version\" : 2", with: "\"format_version\" : 9")
         try text.write(toFile: state, atomically: true, encoding: .utf8)
         #expect(expectVAEError(state, "format version 9 is not supported") { _ = try Checkpoint.read(out + "/checkpoints/latest") } == nil)
+    }
+
+    @Test func weightsThatAreNotFiniteAreRefusedNamingTheTensor() throws {
+        let out = temporaryDirectory().path, c = config(out)
+        let trainer = try Trainer(config: c), p = trainer.model.parameters
+        p.values[p.count - 1] = .infinity
+        let last = try #require(p.entries.last { $0.trainable }).name
+        let state = CheckpointState(step: 5, epoch: 0, stepInEpoch: 5, seed: 0, worldSize: 1, globalBatch: 32, learningRate: 0.0005, config: c)
+        #expect(expectVAEError("checkpoints/step-00000005: no checkpoint written: tensor \(last) holds NaN or infinite values") {
+            try Checkpoint.write(runDirectory: out, model: trainer.model, optimizer: trainer.optimizer, state: state, keep: 3)
+        } == nil)
+        #expect(!FileManager.default.fileExists(atPath: out + "/checkpoints"))
     }
 }

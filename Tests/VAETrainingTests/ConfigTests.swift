@@ -56,6 +56,28 @@ import VAETraining
         #expect(expectVAEError("allreduce.overlap", "true or false") { _ = try load("", ["allreduce.overlap=sometimes"]) } == nil)
     }
 
+    @Test func nonfiniteStepsAndTheWatchdog() throws {
+        let defaults = TrainingConfig()
+        #expect(defaults.training.onNonfinite == .stop && defaults.training.maxSkippedSteps == 100 && defaults.watchdog.checkEverySteps == 1000)
+        let config = try load("training:\n  on_nonfinite: skip\n  max_skipped_steps: 0\nwatchdog:\n  check_every_steps: 0\n")
+        #expect(config.training.onNonfinite == .skip && config.training.maxSkippedSteps == 0 && config.watchdog.checkEverySteps == 0)
+        #expect(expectVAEError("training.on_nonfinite", "one of stop, skip", "'ignore'") { _ = try load("", ["training.on_nonfinite=ignore"]) } == nil)
+        #expect(expectVAEError("training.max_skipped_steps", "non-negative") { _ = try load("", ["training.max_skipped_steps=-1"]) } == nil)
+        #expect(expectVAEError("watchdog.check_every_steps", "0 (off)") { _ = try load("", ["watchdog.check_every_steps=-5"]) } == nil)
+        #expect(expectVAEError("watchdog.every", "unknown key") { _ = try load("", ["watchdog.every=5"]) } == nil)
+    }
+
+    /// state.json of format version 2 written before training.on_nonfinite, training.max_skipped_steps and the
+    /// watchdog section: they take their defaults.
+    @Test func checkpointsFromBeforeTheNonfiniteGuardsStillDecode() throws {
+        var object = try #require(try JSONSerialization.jsonObject(with: Data(try JSON.line(TrainingConfig()).utf8)) as? [String: Any])
+        object["watchdog"] = nil
+        var training = try #require(object["training"] as? [String: Any])
+        (training["on_nonfinite"], training["max_skipped_steps"]) = (nil, nil)
+        object["training"] = training
+        #expect(try JSON.decode(TrainingConfig.self, from: JSONSerialization.data(withJSONObject: object)) == TrainingConfig())
+    }
+
     /// state.json of format version 1: camelCase keys, the model as height/width/channels and a list of
     /// layers, and no samples, allreduce or data.test_labels yet; those take their defaults.
     @Test func checkpointsFromBeforeSamplesAllreduceAndTestLabelsStillDecode() throws {
@@ -89,7 +111,8 @@ import VAETraining
 
     @Test func stateJSONKeysAreTheYAMLs() throws {
         let json = try JSON.line(TrainingConfig())
-        for key in ["\"input_shape\"", "\"z_dim\"", "\"batch_size\"", "\"bucket_kb\"", "\"every_epochs\"", "\"dir\"", "\"conv_backend\"", "\"class_names\""] {
+        for key in ["\"input_shape\"", "\"z_dim\"", "\"batch_size\"", "\"bucket_kb\"", "\"every_epochs\"", "\"dir\"", "\"conv_backend\"", "\"class_names\"",
+                    "\"on_nonfinite\"", "\"max_skipped_steps\"", "\"check_every_steps\""] {
             #expect(json.contains(key), "\(key) missing from \(json)")
         }
         #expect(try JSON.decode(TrainingConfig.self, from: Data(json.utf8)) == TrainingConfig())

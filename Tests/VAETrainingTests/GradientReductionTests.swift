@@ -1,5 +1,6 @@
 // How GradientReduction groups layers into buckets: whole layers in backward order, each bucket one
-// contiguous range, the buffer's tail last; without overlap, one bucket.
+// contiguous range, the buffer's tail last; without overlap, one bucket. The tail's bucket is waited for
+// first, and a step it turns down moves nothing.
 
 import Testing
 import VAECommunication
@@ -58,7 +59,11 @@ import VAECommunication
         defer { buffer.deallocate() }
         // Layers of 6, 4, 10 floats (backward order), a 2-float tail; buckets of at least 8 floats.
         let layers = [14..<20, 10..<14, 0..<10]
-        let reduction = GradientReduction(buffer: buffer, layerRanges: layers, overlap: true, bucketFloats: 8, communicator: communicator)
+        // What this rank's share of each range holds when it is handed over for sending.
+        var sent: [(range: Range<Int>, values: [Float])] = []
+        let reduction = GradientReduction(buffer: buffer, layerRanges: layers, overlap: true, bucketFloats: 8, communicator: communicator) {
+            sent.append(($0, Array(buffer[$0])))
+        }
         #expect(reduction.buckets.map(\.range) == [10..<20, 0..<10, 20..<22])
         let leaves: [[Float]] = [(0..<22).map { Float($0) * 0.1 }, (0..<22).map { 1e8 - Float($0) }, (0..<22).map { Float($0) + 1 }]
         for leaf in leaves.dropLast() {
@@ -74,14 +79,30 @@ import VAECommunication
         announce(layers[2])
         #expect(communicator.log == ["start 10", "start 10"])
         var summed: [Range<Int>] = []
-        try reduction.finishStep { summed.append($0) }
-        #expect(communicator.log == ["start 10", "start 10", "start 2", "wait 10", "wait 10", "wait 2"])
+        try reduction.finishStep(proceed: { summed.isEmpty }) { summed.append($0) }
+        #expect(communicator.log == ["start 10", "start 10", "start 2", "wait 2", "wait 10", "wait 10"])
         #expect(summed == [10..<20, 0..<10, 20..<22])
-        let expected: [Float] = (0..<22).map { i in
+        let local: [Float] = (0..<22).map { i in
             let first: Float = leaves[0][i] + leaves[1][i]
-            return (first + leaves[2][i]) * 2
+            return first + leaves[2][i]
         }
-        #expect(Array(buffer) == expected)
+        #expect(sent.map(\.range) == [10..<20, 0..<10, 20..<22])
+        #expect(sent.allSatisfy { $0.values == Array(local[$0.range]) }, "each range is handed over summed over the leaves, before the ranks' sum")
+        #expect(Array(buffer) == local.map { $0 * 2 })
+    }
+
+    @Test func aStepTurnedDownWaitsForEverySumAndHandsOverNone() throws {
+        let communicator = DoublingCommunicator()
+        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: 22)
+        defer { buffer.deallocate() }
+        let reduction = GradientReduction(buffer: buffer, layerRanges: [14..<20, 10..<14, 0..<10], overlap: false, bucketFloats: 8,
+                                          communicator: communicator)
+        _ = buffer.update(from: [Float](repeating: 1, count: 22))
+        var asked = 0, summed: [Range<Int>] = []
+        try reduction.finishStep(proceed: { asked += 1; return false }) { summed.append($0) }
+        #expect(asked == 1 && summed.isEmpty && communicator.log == ["start 22", "wait 22"])
+        try reduction.finishStep(proceed: { true }) { summed.append($0) }
+        #expect(summed == [0..<22], "the next step starts afresh")
     }
 
     @Test func theBookModelSplitsIntoSeveralBucketsAtTheDefaultSize() throws {

@@ -1,7 +1,7 @@
 // What rank 0 leaves beside a run: sample images at the chosen epochs and at the end, of the expected sizes
-// (latent histograms instead of the scatter and manifold when z_dim is not 2, RGB for colour images), a
-// self-contained report.html, and metrics.jsonl lines that parse, with steps that increase, their keys, and
-// null for numbers that are not finite.
+// (latent histograms instead of the scatter and manifold when z_dim is not 2, RGB for colour images; none,
+// but a warning, from weights that are not finite), a self-contained report.html, and metrics.jsonl lines
+// that parse, with steps that increase, their keys, and null for numbers that are not finite.
 
 import Foundation
 import TestSupport
@@ -57,6 +57,20 @@ import VAESupport
         #expect(shown.output.directory == out && shown.training.epochs == 3 && shown.samples.everyEpochs == 2)
     }
 
+    @Test func weightsThatAreNotFiniteDrawNoPicturesButAWarning() throws {
+        var config = TrainingConfig()
+        (config.data.test, config.data.testLabels) = smallTestSet(in: directory)
+        config.data.limit = 64
+        config.output.directory = directory.appendingPathComponent("run").path
+        let trainer = try Trainer(config: config), p = trainer.model.parameters
+        let decoder = try #require(p.entry(named: "decoder_conv_t_0.kernel"))
+        p.pointer(decoder.slot)[3] = .nan
+        var warnings: [String] = []
+        let written = try SampleWriter(config: config, model: trainer.model, stepsPerEpoch: 2).write(afterEpoch: 1) { warnings.append($0) }
+        #expect(written == nil && warnings == ["warning: no samples after epoch 1: tensor decoder_conv_t_0.kernel holds NaN or infinite values"])
+        #expect(!FileManager.default.fileExists(atPath: config.output.directory + "/samples"))
+    }
+
     @Test func metricsLinesParseAndTheirStepsIncrease() throws {
         let out = try run(epochs: 2, everyEpochs: 1)
         let records = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").map {
@@ -75,24 +89,25 @@ import VAESupport
         let log = try MetricsLog(directory: directory.path)
         log.recordInterval(step: 3, epoch: 0, loss: LossSums(reconstruction: .nan, kl: 2, samples: 4), learningRate: 0.0005,
                            seconds: 2, allreduceMilliseconds: 0.5)
-        log.record(EpochReport(epoch: 0, steps: 3, loss: LossSums(reconstruction: 8, kl: .infinity, samples: 4), learningRate: 0.0005,
+        log.record(EpochReport(epoch: 0, steps: 3, skippedSteps: 1, loss: LossSums(reconstruction: 8, kl: .infinity, samples: 4), learningRate: 0.0005,
                                seconds: 1.5, allreduceMilliseconds: nil), step: 3)
         let lines = try String(contentsOfFile: log.path, encoding: .utf8).split(separator: "\n")
         let objects = try lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
         let keys: Set = ["kind", "step", "epoch", "loss", "reconstruction", "kl", "learning_rate", "images_per_s", "allreduce_ms", "wall_s"]
         try #require(objects.count == 2)
-        #expect(Set(objects[0].keys) == keys && Set(objects[1].keys) == keys.union(["epoch_s"]))
+        #expect(Set(objects[0].keys) == keys && Set(objects[1].keys) == keys.union(["epoch_s", "skipped_steps"]))
         #expect(objects[0]["kind"] as? String == "interval" && objects[0]["step"] as? Int == 3 && objects[0]["epoch"] as? Int == 1)
         #expect(objects[0]["loss"] is NSNull && objects[0]["reconstruction"] is NSNull && objects[0]["kl"] as? Double == 0.5)
         #expect(objects[0]["images_per_s"] as? Double == 2 && objects[0]["allreduce_ms"] as? Double == 0.5)
         #expect(lines[0].contains("\"learning_rate\":0.0005,"), "the Float as written: \(lines[0])")
         #expect(objects[1]["kind"] as? String == "epoch" && objects[1]["reconstruction"] as? Double == 2 && objects[1]["kl"] is NSNull)
-        #expect(objects[1]["allreduce_ms"] as? Double == 0 && objects[1]["epoch_s"] as? Double == 1.5)
+        #expect(objects[1]["allreduce_ms"] as? Double == 0 && objects[1]["epoch_s"] as? Double == 1.5 && objects[1]["skipped_steps"] as? Int == 1)
 
-        // What RunReport reads back: null as NaN, and epoch_s only for epochs.
+        // What RunReport reads back: null as NaN, and epoch_s and skipped_steps only for epochs.
         let records = try lines.map { try JSON.decode(MetricsRecord.self, from: Data($0.utf8)) }
         #expect(records.map(\.kind) == [.interval, .epoch] && records[0].loss.isNaN && records[0].kl == 0.5 && records[1].kl.isNaN)
         #expect(records[0].epochSeconds == nil && records[1].epochSeconds == 1.5 && records[1].learningRate == 0.0005)
+        #expect(records[0].skippedSteps == nil && records[1].skippedSteps == 1)
 
         // Resuming appends; a fresh log starts an empty file.
         try MetricsLog(directory: directory.path, appending: true).recordInterval(step: 4, epoch: 1, loss: LossSums(), learningRate: 1,
