@@ -7,7 +7,14 @@ import VAEMath
 import VAESupport
 
 extension CheckpointState {
-    static func decode(_ data: Data, path: String) throws -> CheckpointState {
+    /// The state in a state.json's bytes; `path` begins every error message, each a VAEError.
+    public static func decode(_ data: Data, path: String) throws -> CheckpointState {
+        do { return try decodeAnyVersion(data, path: path) } catch let error as VAEError { throw error } catch {
+            throw VAEError("\(path): not a valid checkpoint state file (\(error.localizedDescription))")
+        }
+    }
+
+    private static func decodeAnyVersion(_ data: Data, path: String) throws -> CheckpointState {
         struct Version: Decodable {
             let current: Int?, legacy: Int?
             enum CodingKeys: String, CodingKey { case current = "format_version", legacy = "formatVersion" }

@@ -11,6 +11,11 @@ extension TrainingConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw VAEError("\(path): cannot read the config file (\(FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file"))")
         }
+        return try parse(yaml: data, source: path, overrides: overrides)
+    }
+
+    /// Reads YAML bytes (a config file's), applies `--set` overrides, and validates; `source` names them in errors.
+    public static func parse(yaml data: Foundation.Data, source path: String, overrides: [String] = []) throws -> TrainingConfig {
         guard let text = String(data: data, encoding: .utf8) else { throw VAEError("\(path): the config file is not UTF-8 text") }
         var tree = try ConfigTree.parse(yaml: text, source: path)
         for assignment in overrides { try tree.override(assignment) }
