@@ -51,7 +51,9 @@ extension TrainingConfig {
 
     private mutating func readModel(_ m: ConfigSection) throws {
         let positive = "a positive integer"
-        let shape = try m.intList("input_shape", default: [model.inputHeight, model.inputWidth, model.inputChannels], positive) { $0 > 0 }
+        // A bound well past any image (JPEG's is 65,535 a side) keeps the shape arithmetic far from overflow.
+        let shape = try m.intList("input_shape", default: [model.inputHeight, model.inputWidth, model.inputChannels],
+                                  "a positive integer up to 65536") { $0 > 0 && $0 <= 65536 }
         guard shape.count == 3 else { throw m.error("input_shape", "expected [height, width, channels], found \(shape.count) numbers") }
         func convs(_ key: String, defaults: [ConvSpec]) throws -> [ConvSpec] {
             let s = try m.section(key)
