@@ -62,13 +62,17 @@ let package = Package(
         .executableTarget(name: "vae-fault-injection", dependencies: ["VAECommandLine", "VAECommunication", "VAETraining"],
                           path: "Tests/FaultInjection"),
 
+        // Fuzzing: the parsers of user files as functions of bytes, and `vae-fuzz`, their libFuzzer harness (launch/fuzz.sh).
+        .target(name: "FuzzTargets", dependencies: ["VAEData", "VAECheckpoint", "VAEConfig", "VAESupport"], path: "Fuzz/Targets"),
+        .executableTarget(name: "vae-fuzz", dependencies: ["FuzzTargets"], path: "Fuzz/Harness"),
+
         // What the test targets share: the package root, the built `vae`, temporary directories, the process runner.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         // The test targets that run the `vae` binary depend on it so that it is built first.
         .testTarget(name: "VAEMathTests", dependencies: ["VAEMath"]),
         .testTarget(name: "VAETrainingTests", dependencies: [
             "TestSupport", "VAETraining", "VAEReport", "VAECheckpoint", "VAEData", "VAEConfig", "VAESupport", "VAECommunication", "VAEMath",
-            "CZlib", "CTurboJPEG", "CPNG", "vae",
+            "CZlib", "CTurboJPEG", "CPNG", "FuzzTargets", "vae",
         ]),
         .testTarget(name: "MultiRankEndToEndTests", dependencies: ["TestSupport", "vae", "vae-fault-injection"]),
     ]

@@ -122,10 +122,7 @@ public enum Checkpoint {
         }
         let statePath = path + "/" + stateFile
         let stateBytes = try DurableFiles.read(statePath)
-        let state: CheckpointState
-        do { state = try CheckpointState.decode(Data(stateBytes), path: statePath) } catch let error as VAEError { throw error } catch {
-            throw VAEError("\(statePath): not a valid checkpoint state file (\(error.localizedDescription))")
-        }
+        let state = try CheckpointState.decode(Data(stateBytes), path: statePath)
         func verified(_ name: String) throws -> SafetensorsFile {
             let file = path + "/" + name
             let bytes = try DurableFiles.read(file)

@@ -7,7 +7,28 @@ import VAEMath
 import VAESupport
 
 extension CheckpointState {
-    static func decode(_ data: Data, path: String) throws -> CheckpointState {
+    /// The state in a state.json's bytes; `path` begins every error message, each a VAEError.
+    public static func decode(_ data: Data, path: String) throws -> CheckpointState {
+        let state: CheckpointState
+        do { state = try decodeAnyVersion(data, path: path) } catch let error as VAEError { throw error } catch {
+            throw VAEError("\(path): not a valid checkpoint state file (\(error.localizedDescription))")
+        }
+        try state.check(path: path)
+        return state
+    }
+
+    /// state.json is not under the checksums, so what it says is checked as a config file would be: no
+    /// negative counts, and a config the YAML reader accepts (one whose model can be built), read by that reader.
+    private func check(path: String) throws {
+        let counts = [("step", step, 0), ("epoch", epoch, 0), ("step_in_epoch", stepInEpoch, 0), ("world_size", worldSize, 1), ("global_batch", globalBatch, 1)]
+        for (key, value, least) in counts where value < least {
+            throw VAEError("\(path): \(key) is \(value); it must be at least \(least)")
+        }
+        let tree = try ConfigTree.parse(yaml: JSON.line(config), source: "\(path): config")
+        do { _ = try TrainingConfig(tree) } catch let error as VAEError { throw VAEError("\(path): config: \(error.message)") }
+    }
+
+    private static func decodeAnyVersion(_ data: Data, path: String) throws -> CheckpointState {
         struct Version: Decodable {
             let current: Int?, legacy: Int?
             enum CodingKeys: String, CodingKey { case current = "format_version", legacy = "formatVersion" }

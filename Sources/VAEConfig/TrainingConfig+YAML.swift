@@ -11,6 +11,11 @@ extension TrainingConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw VAEError("\(path): cannot read the config file (\(FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file"))")
         }
+        return try parse(yaml: data, source: path, overrides: overrides)
+    }
+
+    /// Reads YAML bytes (a config file's), applies `--set` overrides, and validates; `source` names them in errors.
+    public static func parse(yaml data: Foundation.Data, source path: String, overrides: [String] = []) throws -> TrainingConfig {
         guard let text = String(data: data, encoding: .utf8) else { throw VAEError("\(path): the config file is not UTF-8 text") }
         var tree = try ConfigTree.parse(yaml: text, source: path)
         for assignment in overrides { try tree.override(assignment) }
@@ -49,7 +54,9 @@ extension TrainingConfig {
 
     private mutating func readModel(_ m: ConfigSection) throws {
         let positive = "a positive integer"
-        let shape = try m.intList("input_shape", default: [model.inputHeight, model.inputWidth, model.inputChannels], positive) { $0 > 0 }
+        // A bound well past any image (JPEG's is 65,535 a side) keeps the shape arithmetic far from overflow.
+        let shape = try m.intList("input_shape", default: [model.inputHeight, model.inputWidth, model.inputChannels],
+                                  "a positive integer up to 65536") { $0 > 0 && $0 <= 65536 }
         guard shape.count == 3 else { throw m.error("input_shape", "expected [height, width, channels], found \(shape.count) numbers") }
         func convs(_ key: String, defaults: [ConvSpec]) throws -> [ConvSpec] {
             let s = try m.section(key)

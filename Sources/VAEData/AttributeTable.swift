@@ -13,9 +13,13 @@ public struct AttributeTable {
     private let values: [[Bool]]
 
     public init(contentsOf path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw VAEError("\(path): cannot read the attributes file")
-        }
+        guard let data = FileManager.default.contents(atPath: path) else { throw VAEError("\(path): cannot read the attributes file") }
+        try self.init(data, path: path)
+    }
+
+    /// Parses the bytes of an attributes file; `path` names it in errors, now and in `split(by:)`'s.
+    public init(_ data: Data, path: String) throws {
+        guard let text = String(data: data, encoding: .utf8) else { throw VAEError("\(path): the attributes file is not UTF-8 text") }
         var lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         let csv = lines.first?.hasPrefix("image_id,") ?? false
         if !csv, let first = lines.first, Int(first) != nil { lines.removeFirst() }  // the .txt's count line

@@ -28,6 +28,13 @@ extension ImageDecoder {
             throw VAEError("\(source): JPEG in an unsupported colour space (\(colorspace))")
         }
         try checkSize(width: Int(width), height: Int(height), source: source)
+        // Huffman coding spends at least a bit on each 8×8 block of a scan's component, and a component can have
+        // 1/16 of the image's blocks, so a file holds at most 8 · 64 · 16 pixels a byte; a header claiming more
+        // is refused before the pixels (and libjpeg's coefficient arrays) are allocated. Arithmetic coding can
+        // spend far less than a bit; those files have only the pixel limit.
+        guard Int(width) * Int(height) <= 8192 * bytes.count || isArithmeticCoded(bytes) else {
+            throw VAEError("\(source): JPEG header claims \(width)×\(height) pixels, more than its \(bytes.count) bytes can hold")
+        }
         let channels = colorspace == Int32(TJCS_GRAY.rawValue) ? 1 : 3
         let format = channels == 1 ? TJPF_GRAY : TJPF_RGB
         var pixels = [UInt8](repeating: 0, count: Int(width) * Int(height) * channels)
@@ -36,6 +43,19 @@ extension ImageDecoder {
         }
         guard status == 0 else { throw VAEError("\(source): corrupt or truncated JPEG (\(turboJPEGMessage(handle)))") }
         return DecodedImage(height: Int(height), width: Int(width), channels: channels, pixels: pixels)
+    }
+
+    /// Whether the first frame header (SOFn) is arithmetic-coded (SOF9–11, SOF13–15), found by walking the
+    /// marker segments after the start of image.
+    private static func isArithmeticCoded(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var i = 2
+        while i + 4 <= bytes.count, bytes[i] == 0xFF {
+            let marker = bytes[i + 1]
+            if marker == 0xFF { i += 1; continue }  // fill byte
+            if (0xC0...0xCF).contains(marker), ![0xC4, 0xC8, 0xCC].contains(marker) { return marker >= 0xC9 }
+            i += 2 + (Int(bytes[i + 2]) << 8 | Int(bytes[i + 3]))
+        }
+        return false
     }
 }
 

@@ -19,6 +19,11 @@ extension ImageDecoder {
         }
         let width = Int(png.width), height = Int(png.height)
         try checkSize(width: width, height: height, source: source)
+        // Deflate expands at most 1,032-fold and a row holds at least a filter byte and a bit a pixel, so a
+        // header claiming more rows than the file could inflate to is refused before the pixels are allocated.
+        guard height * (1 + (width + 7) / 8) <= 1032 * bytes.count else {
+            throw VAEError("\(source): PNG header claims \(width)×\(height) pixels, more than its \(bytes.count) bytes can hold")
+        }
         let colour = png.format & PNG_FORMAT_FLAG_COLOR != 0
         let alpha = png.format & PNG_FORMAT_FLAG_ALPHA != 0
         // Asking for alpha when the file has it keeps libpng from compositing it onto black.

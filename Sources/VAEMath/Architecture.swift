@@ -53,12 +53,13 @@ public struct Architecture: Sendable, Equatable {
         return [h, w, encoder.last?.filters ?? inputChannels]
     }
 
-    /// Height, width and channels the decoder produces from `encodedShape` (size · stride per layer).
+    /// Height, width and channels the decoder produces from `encodedShape` (size · stride per layer); a size
+    /// past Int.max, which a config listing many stride-2 layers can ask for, stays at Int.max.
     public var decodedShape: [Int] {
         var h = encodedShape[0], w = encodedShape[1]
         for layer in decoder {
-            h *= layer.stride
-            w *= layer.stride
+            h = h.multipliedReportingOverflow(by: layer.stride).overflow ? .max : h * layer.stride
+            w = w.multipliedReportingOverflow(by: layer.stride).overflow ? .max : w * layer.stride
         }
         return [h, w, decoder.last?.filters ?? encodedShape[2]]
     }

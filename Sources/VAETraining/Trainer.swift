@@ -163,6 +163,10 @@ public final class Trainer {
         if let checkpoint { try restore(checkpoint) }
         try synchronizeRanks()
         let first = try broadcastProgress(checkpoint?.state.step ?? 0)
+        guard first <= schedule.totalSteps else {
+            throw VAEError("the checkpoint is at step \(first), past this run's last step \(schedule.totalSteps) "
+                           + "(training.epochs \(config.training.epochs) of \(sampler.stepsPerEpoch) steps): raise training.epochs to go on")
+        }
         let metrics = leader ? try MetricsLog(directory: config.output.directory, appending: checkpoint != nil) : nil
         let samples = leader ? try SampleWriter(config: config, model: model, stepsPerEpoch: sampler.stepsPerEpoch) : nil
         let say = leader ? log : { _ in }

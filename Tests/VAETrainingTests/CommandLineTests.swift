@@ -49,5 +49,8 @@ import Testing
         let epochs = outcome.stdout.split(separator: "\n").filter { $0.hasPrefix("epoch ") }
         #expect(epochs.count == 2)
         for field in ["loss", "reconstruction", "kl", "images/s", "time"] { #expect(epochs[0].contains(field)) }
+        // Resuming with fewer epochs than the checkpoint has done is an error, not a trap.
+        try expectOneLineError(["train", "--config", config, "--set", "data.limit=128", "--set", "training.epochs=1",
+                                "--out", directory.path, "--resume"], mentioning: ["step 8", "past this run's last step 4", "training.epochs"])
     }
 }

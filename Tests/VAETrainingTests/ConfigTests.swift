@@ -118,6 +118,17 @@ import VAETraining
         #expect(try JSON.decode(TrainingConfig.self, from: Data(json.utf8)) == TrainingConfig())
     }
 
+    /// state.json is not under the checksums: a hand-edited one is checked as a config file would be.
+    @Test func stateJSONGetsTheConfigFilesChecks() throws {
+        let state = CheckpointState(step: 7, epoch: 1, stepInEpoch: 3, seed: 0, worldSize: 2, globalBatch: 32, learningRate: 0.0005, config: TrainingConfig())
+        let json = String(decoding: try JSON.pretty(state), as: UTF8.self)
+        #expect(try CheckpointState.decode(Data(json.utf8), path: "state.json") == state)
+        let edits = [("\"seed\" : 0", "\"seed\" : -1", "state.json: config: training.seed"), ("\"step\" : 7", "\"step\" : -7", "state.json: step is -7")]
+        for (from, to, message) in edits {
+            #expect(expectVAEError(message) { _ = try CheckpointState.decode(Data(json.replacingOccurrences(of: from, with: to).utf8), path: "state.json") } == nil)
+        }
+    }
+
     @Test func unknownKeysNameTheirPath() {
         #expect(expectVAEError("model.z_dimm", "unknown key") { _ = try load("model:\n  z_dimm: 2\n") } == nil)
         #expect(expectVAEError("trainer", "unknown key") { _ = try load("trainer:\n  epochs: 2\n") } == nil)

@@ -3,6 +3,7 @@
 // which must give one line naming the file, never a crash.
 
 import CPNG
+import CZlib
 import Foundation
 import TestSupport
 import Testing
@@ -157,6 +158,15 @@ import VAESupport
         jpeg.replaceSubrange((sof + 5)..<(sof + 9), with: [0xFD, 0xE8, 0xFD, 0xE8])
         let file = write(jpeg, to: path("huge.jpg"))
         #expect(expectVAEError(file, "65000×65000", "limit") { _ = try ImageDecoder.decode(contentsOf: file, channels: 3) } == nil)
+        // Under the limit, but more pixels than the file's bytes could code.
+        jpeg.replaceSubrange((sof + 5)..<(sof + 9), with: [0x0F, 0xA0, 0x0F, 0xA0])
+        #expect(expectVAEError("4000×4000", "can hold") { _ = try ImageDecoder.decode(jpeg, source: "huge.jpg", channels: 3) } == nil)
+        var png = try ImageEncoder.pngData(pattern(width: 8, height: 8, channels: 3))
+        // IHDR's width and height (bytes 16–23), then its CRC over the chunk type and data (bytes 12–28).
+        png.replaceSubrange(16..<24, with: [0, 0, 0x32, 0xC8, 0, 0, 0x32, 0xC8])
+        let crc = png[12..<29].withUnsafeBytes { UInt32(crc32(0, $0.baseAddress, UInt32($0.count))) }
+        png.replaceSubrange(29..<33, with: [UInt8(crc >> 24), UInt8(crc >> 16 & 0xFF), UInt8(crc >> 8 & 0xFF), UInt8(crc & 0xFF)])
+        #expect(expectVAEError("13000×13000", "can hold") { _ = try ImageDecoder.decode(png, source: "huge.png", channels: 3) } == nil)
     }
 
     /// Every prefix and many single-byte corruptions of a small JPEG and PNG: each decodes or throws a
