@@ -86,10 +86,16 @@ public enum Checkpoint {
         let optimizerBytes = try optimizerFile(model: model, optimizer: optimizer).encoded()
         var state = progress
         state.checksums = [modelFile: sha256Hex(modelBytes), optimizerFile: sha256Hex(optimizerBytes)]
-        try DurableFiles.write(modelBytes, to: temporary + "/" + modelFile)
-        try DurableFiles.write(optimizerBytes, to: temporary + "/" + optimizerFile)
-        try DurableFiles.write(Array(try JSON.pretty(state)), to: temporary + "/" + stateFile)
-        try DurableFiles.syncDirectory(temporary)
+        do {
+            try DurableFiles.write(modelBytes, to: temporary + "/" + modelFile)
+            try DurableFiles.write(optimizerBytes, to: temporary + "/" + optimizerFile)
+            try DurableFiles.write(Array(try JSON.pretty(state)), to: temporary + "/" + stateFile)
+            try DurableFiles.syncDirectory(temporary)
+        } catch {
+            // A full disk, say: the half-written checkpoint goes; the previous one and `latest` were never touched.
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw error
+        }
         try? FileManager.default.removeItem(atPath: final)  // a same-step checkpoint from an earlier attempt
         guard rename(temporary, final) == 0 else {
             throw VAEError("\(final): cannot move the new checkpoint into place: \(String(cString: strerror(errno)))")

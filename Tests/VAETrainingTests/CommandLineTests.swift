@@ -36,6 +36,19 @@ import Testing
         try expectOneLineError(["train", "--config", config, "--set", "data.train=\(text)"], mentioning: [text, "not an IDX file"])
     }
 
+    /// A checkpoint of the digits model is about 2.5 MB: the second does not fit in 4 MB.
+    @Test(.enabled(if: geteuid() == 0, "mounting a small file system needs root"))
+    func aFullDiskStopsTheRunAndKeepsThePreviousCheckpoint() throws {
+        let out = temporaryDirectory().path
+        #expect(try runProcess(["/bin/mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", out]).status == 0)
+        defer { _ = try? runProcess(["/bin/umount", out]) }
+        try expectOneLineError(["train", "--config", config, "--set", "data.limit=640", "--set", "training.epochs=1",
+                                "--set", "checkpoint.every_steps=5", "--set", "checkpoint.keep=1", "--set", "samples.every_epochs=0",
+                                "--out", out], mentioning: [out + "/checkpoints/.tmp-step-00000010", "No space left on device"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out + "/checkpoints").sorted() == ["latest", "step-00000005"])
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: out + "/checkpoints/latest") == "step-00000005")
+    }
+
     @Test func usageErrors() throws {
         try expectOneLineError(["train", "--config", config, "--no-such-option"], mentioning: ["--no-such-option"], status: 64)
         try expectOneLineError(["bench", "--steps", "0"], mentioning: ["--steps 0"], status: 64)
