@@ -12,6 +12,9 @@ public struct ImageDataset {
     public let count, height, width, channels: Int
     /// A folder's files, relative to it, image by image; empty for an IDX file.
     public let names: [String]
+    /// Each image's index by its name relative to the folder, and by its file name alone where no other
+    /// file shares it (CelebA's attribute files and the book's notebooks name photos so).
+    private let indexByName: [String: Int]
     /// A folder's undecodable files left out under data.bad_images skip, each as a message naming it.
     public let skipped: [String]
     private let bytes: ImageBytes
@@ -30,7 +33,7 @@ public struct ImageDataset {
         count = limit > 0 ? min(limit, d[0]) : d[0]
         (height, width, channels) = (d[1], d[2], d.count == 4 ? d[3] : 1)
         bytes = ImageBytes(Array(file.bytes[0..<(count * height * width * channels)]))
-        (names, skipped, firstPixel, slots) = ([], [], 0, nil)
+        (names, indexByName, skipped, firstPixel, slots) = ([], [:], [], 0, nil)
     }
 
     /// The images at `path`: an IDX file as it is, or a folder's files decoded (through the cache in
@@ -65,6 +68,7 @@ public struct ImageDataset {
         count = good?.count ?? layout.count
         (height, width, channels) = (layout.height, layout.width, layout.channels)
         names = (good ?? Array(0..<layout.count)).map { folder.files[$0].name }
+        indexByName = Self.indexByName(names)
         skipped = bad.map(message)
         self.bytes = bytes
         firstPixel = pixelOffset
@@ -86,7 +90,8 @@ public struct ImageDataset {
     }
 
     private init(_ other: ImageDataset, bytes: ImageBytes) {
-        (path, count, height, width, channels, names, skipped) = (other.path, other.count, other.height, other.width, other.channels, other.names, other.skipped)
+        (path, count, height, width, channels, names, indexByName, skipped) =
+            (other.path, other.count, other.height, other.width, other.channels, other.names, other.indexByName, other.skipped)
         self.bytes = bytes
         (firstPixel, slots) = (0, nil)
     }
@@ -99,14 +104,25 @@ public struct ImageDataset {
         }
     }
 
-    /// The index of a folder's file `name` (relative to the folder, or just its file name when that is unique).
+    private static func indexByName(_ names: [String]) -> [String: Int] {
+        let fileNames = names.map { ($0 as NSString).lastPathComponent }
+        var shared: [String: Int] = [:]
+        for file in fileNames { shared[file, default: 0] += 1 }
+        var index: [String: Int] = [:]
+        for (i, file) in fileNames.enumerated() where shared[file] == 1 { index[file] = i }
+        for (i, name) in names.enumerated() { index[name] = i }  // a relative name wins over a file name
+        return index
+    }
+
+    /// The index of a folder's image `name` (relative to the folder, or just its file name when that is
+    /// unique), or nil.
+    public func index(ofName name: String) -> Int? { indexByName[name] }
+
+    /// `index(ofName:)`, or an error naming the folder.
     public func index(named name: String) throws -> Int {
-        if let index = names.firstIndex(of: name) { return index }
-        let matches = names.indices.filter { (names[$0] as NSString).lastPathComponent == name }
-        guard matches.count == 1 else {
-            throw VAEError("\(path): \(matches.isEmpty ? "no image file named" : "several image files named") \(name)")
-        }
-        return matches[0]
+        if let index = indexByName[name] { return index }
+        let several = names.contains { ($0 as NSString).lastPathComponent == name }
+        throw VAEError("\(path): \(several ? "several image files named" : "no image file named") \(name)")
     }
 
     /// One image, scaled to [0, 1].

@@ -13,15 +13,9 @@ public enum AttributeVector {
     /// images that `images` holds; throws when either side has none.
     public static func compute(_ attribute: String, table: AttributeTable, images: ImageDataset, inference: Inference,
                                limit: Int = 10_000) throws -> [Float] {
-        var index: [String: Int] = [:]
-        for (i, name) in images.names.enumerated() {
-            index[name] = i
-            let file = String(name.split(separator: "/").last ?? "")
-            if index[file] == nil { index[file] = i }  // attribute files name photos without their folder
-        }
         let (with, without) = try table.split(by: attribute)
         func mean(_ names: [String], _ side: String) throws -> [Double] {
-            let found = Array(names.compactMap { index[$0] }.prefix(limit))
+            let found = Array(names.compactMap(images.index(ofName:)).prefix(limit))
             guard !found.isEmpty else {
                 throw VAEError("\(table.path): none of the images \(side) \(attribute) is in \(images.path)")
             }
