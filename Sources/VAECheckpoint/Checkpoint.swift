@@ -78,7 +78,10 @@ public enum Checkpoint {
             throw VAEError("\(root): cannot create the checkpoint directory: \(error.localizedDescription)")
         }
         let name = name(step: progress.step), final = root + "/" + name, temporary = root + "/.tmp-" + name
-        try? FileManager.default.removeItem(atPath: temporary)
+        // What a writer killed mid-checkpoint left behind: rank 0 is the only writer, so none is in progress.
+        for stale in (try? FileManager.default.contentsOfDirectory(atPath: root))?.filter({ $0.hasPrefix(".tmp-") }) ?? [] {
+            try? FileManager.default.removeItem(atPath: root + "/" + stale)
+        }
         do { try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: false) } catch {
             throw VAEError("\(temporary): cannot create: \(error.localizedDescription)")
         }
