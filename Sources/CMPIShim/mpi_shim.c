@@ -3,10 +3,16 @@
 
 #include <limits.h>
 #include <mpi.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static MPI_Comm node_comm = MPI_COMM_NULL;
+
+// How long a wait may last, in seconds (0: for ever), and who the last wait that ran out was waiting for.
+static double wait_limit;
+static int stalled_partner = -1;
 
 // Reductions in flight, addressed by small integer handles.
 enum { TAG_BASE = 1 << 14 };
@@ -42,6 +48,32 @@ int vae_mpi_finalize(void) {
     if (node_comm != MPI_COMM_NULL) MPI_Comm_free(&node_comm);
     return MPI_Finalize();
 }
+
+void vae_mpi_set_wait_limit(double seconds) { wait_limit = seconds; }
+int vae_mpi_stalled_partner(void) { return stalled_partner; }
+
+static double now_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+// MPI_Waitall that gives up at `deadline` (0: never), naming `partner` (-1: unknown) as the one not heard from.
+// Polling costs what Open MPI's own wait costs: it spins in the progress engine too.
+static int wait_until(int count, MPI_Request *requests, double deadline, int partner) {
+    if (deadline == 0) return MPI_Waitall(count, requests, MPI_STATUSES_IGNORE);
+    for (;;) {
+        int finished = 0;
+        int rc = MPI_Testall(count, requests, &finished, MPI_STATUSES_IGNORE);
+        if (rc != MPI_SUCCESS || finished) return rc;
+        if (now_seconds() > deadline) {
+            stalled_partner = partner;
+            return VAE_MPI_TIMED_OUT;
+        }
+    }
+}
+
+static double deadline_from_now(void) { return wait_limit > 0 ? now_seconds() + wait_limit : 0; }
 
 int vae_mpi_rank(void) { int r = 0; MPI_Comm_rank(MPI_COMM_WORLD, &r); return r; }
 int vae_mpi_size(void) { int s = 1; MPI_Comm_size(MPI_COMM_WORLD, &s); return s; }
@@ -80,12 +112,14 @@ int vae_mpi_reduction_start(float *buffer, float *scratch, int64_t count, int32_
     return MPI_SUCCESS;
 }
 
-// Moves `r` on as far as it can without blocking, or to the end when `block`; *done says whether it ended.
-static int advance(reduction *r, int block, int32_t *done) {
+// Moves `r` on as far as it can without blocking, or to the end when `block` (giving up at `deadline`);
+// *done says whether it ended.
+static int advance(reduction *r, int block, double deadline, int32_t *done) {
     int size = vae_mpi_size();
     while (r->distance < size) {
         int finished = 1;
-        int rc = block ? MPI_Waitall(2, r->requests, MPI_STATUSES_IGNORE)
+        int partner = r->tree ? vae_mpi_rank() ^ r->distance : -1;
+        int rc = block ? wait_until(2, r->requests, deadline, partner)
                        : MPI_Testall(2, r->requests, &finished, MPI_STATUSES_IGNORE);
         if (rc != MPI_SUCCESS) return rc;
         if (!finished) { *done = 0; return MPI_SUCCESS; }
@@ -106,32 +140,48 @@ static reduction *lookup(int32_t handle) {
 
 int vae_mpi_reduction_test(int32_t handle, int32_t *done) {
     reduction *r = lookup(handle);
-    return r ? advance(r, 0, done) : MPI_ERR_REQUEST;
+    return r ? advance(r, 0, 0, done) : MPI_ERR_REQUEST;
 }
 
 int vae_mpi_reduction_wait(int32_t handle) {
     reduction *r = lookup(handle);
     if (!r) return MPI_ERR_REQUEST;
     int32_t done = 0;
-    int rc = advance(r, 1, &done);
+    int rc = advance(r, 1, deadline_from_now(), &done);
     r->used = 0;
     return rc;
 }
 
-int vae_mpi_broadcast_bytes(void *buffer, int64_t count, int root) {
-    if (count > INT_MAX) return MPI_ERR_COUNT;
-    return MPI_Bcast(buffer, (int)count, MPI_BYTE, root, MPI_COMM_WORLD);
+// The blocking collectives are their non-blocking forms waited for, so that a wait can run out. Which rank
+// is missing is MPI's secret, except between two.
+static int finish(int rc, MPI_Request *request) {
+    int size = vae_mpi_size();
+    return rc == MPI_SUCCESS ? wait_until(1, request, deadline_from_now(), size == 2 ? 1 - vae_mpi_rank() : -1) : rc;
 }
 
-int vae_mpi_barrier(void) { return MPI_Barrier(MPI_COMM_WORLD); }
+int vae_mpi_broadcast_bytes(void *buffer, int64_t count, int root) {
+    if (count > INT_MAX) return MPI_ERR_COUNT;
+    MPI_Request request;
+    return finish(MPI_Ibcast(buffer, (int)count, MPI_BYTE, root, MPI_COMM_WORLD, &request), &request);
+}
+
+int vae_mpi_barrier(void) {
+    MPI_Request request;
+    return finish(MPI_Ibarrier(MPI_COMM_WORLD, &request), &request);
+}
 
 int vae_mpi_allgather_bytes(const void *record, int record_bytes, void *records) {
-    return MPI_Allgather(record, record_bytes, MPI_BYTE, records, record_bytes, MPI_BYTE, MPI_COMM_WORLD);
+    MPI_Request request;
+    return finish(MPI_Iallgather(record, record_bytes, MPI_BYTE, records, record_bytes, MPI_BYTE, MPI_COMM_WORLD, &request), &request);
 }
 
 void vae_mpi_abort(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
 
 void vae_mpi_error_string(int code, char *text, int capacity) {
+    if (code == VAE_MPI_TIMED_OUT) {
+        snprintf(text, (size_t)capacity, "timed out");
+        return;
+    }
     char message[MPI_MAX_ERROR_STRING];
     int length = 0;
     if (MPI_Error_string(code, message, &length) != MPI_SUCCESS) length = 0;

@@ -43,8 +43,7 @@ func reportingErrors(_ communicator: Communicator, _ body: () throws -> Void) th
     } catch let error as CommunicationError {
         message = error.message
     }
-    let rank = communicator.size > 1 ? "rank \(communicator.rank) of \(communicator.size): " : ""
-    FileHandle.standardError.write(Data("error: \(rank)\(message)\n".utf8))
+    FileHandle.standardError.write(Data("error: \(communicator.rankLabel)\(message)\n".utf8))
     if communicator.size > 1 { communicator.abort(code: 2) }
     throw ExitCode(2)
 }

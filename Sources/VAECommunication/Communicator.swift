@@ -10,6 +10,9 @@ public protocol Communicator: AnyObject {
     /// Rank and size among the ranks on this node.
     var localRank: Int { get }
     var localSize: Int { get }
+    /// How long a collective waits for its peers before it throws a CommunicationError that says whom it
+    /// waited for; nil: for ever.
+    var waitLimit: Duration? { get set }
 
     /// Starts an in-place elementwise sum over all ranks; the buffer must stay untouched until `wait()` returns.
     /// With a power-of-two number of ranks the result is the complete binary tree ((r0 + r1) + (r2 + r3)) …,
@@ -25,6 +28,9 @@ public protocol Communicator: AnyObject {
 }
 
 extension Communicator {
+    /// "rank 1 of 4: " before a message, or nothing in a world of one.
+    public var rankLabel: String { size > 1 ? "rank \(rank) of \(size): " : "" }
+
     /// The blocking sum: start, then wait.
     public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws { try startAllreduceSum(buffer).wait() }
 }
@@ -53,8 +59,13 @@ public struct PendingReduction {
 /// A failed collective, with MPI's own description of the error.
 public struct CommunicationError: Error, CustomStringConvertible {
     public let message: String
+    /// Set when the collective gave up waiting (Communicator.waitLimit).
+    public let timedOut: Bool
 
-    public init(_ message: String) { self.message = message }
+    public init(_ message: String, timedOut: Bool = false) {
+        self.message = message
+        self.timedOut = timedOut
+    }
 
     public var description: String { message }
 }
@@ -66,6 +77,8 @@ public final class SingleProcessCommunicator: Communicator {
     public var size: Int { 1 }
     public var localRank: Int { 0 }
     public var localSize: Int { 1 }
+    /// A world of one never waits.
+    public var waitLimit: Duration? = nil
 
     public func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingReduction { .complete }
     public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {}

@@ -1,5 +1,6 @@
 // MPICommunicator: the Communicator over the C shim (MPI_COMM_WORLD). MPI errors come back as return codes
-// and are thrown as CommunicationError carrying MPI_Error_string.
+// and are thrown as CommunicationError carrying MPI_Error_string; a wait past `waitLimit` is thrown naming
+// the rank it waited for, where the shim knows it.
 
 import CMPIShim
 import Foundation
@@ -9,6 +10,10 @@ public final class MPICommunicator: Communicator {
     public let size: Int
     public let localRank: Int
     public let localSize: Int
+
+    public var waitLimit: Duration? {
+        didSet { vae_mpi_set_wait_limit(waitLimit.map { Double($0.components.seconds) + Double($0.components.attoseconds) * 1e-18 } ?? 0) }
+    }
 
     /// True when this process was started by an MPI launcher (mpirun, srun with PMI/PMIx).
     public static var launchedByMPI: Bool {
@@ -38,7 +43,7 @@ public final class MPICommunicator: Communicator {
         var handle: Int32 = -1
         let count = buffer.count
         do {
-            try Self.check(vae_mpi_reduction_start(buffer.baseAddress, scratch.baseAddress, Int64(count), &handle), "start of an allreduce of \(count) floats")
+            try Self.check(vae_mpi_reduction_start(buffer.baseAddress, scratch.baseAddress, Int64(count), &handle), "start of the allreduce of \(count) floats")
         } catch {
             freeScratch.append(scratch)
             throw error
@@ -82,6 +87,11 @@ public final class MPICommunicator: Communicator {
     /// `what` is built only for an error: the step's calls format no text.
     private static func check(_ code: Int32, _ what: @autoclosure () -> String) throws {
         guard code != 0 else { return }
+        if code == VAE_MPI_TIMED_OUT {
+            let partner = vae_mpi_stalled_partner()
+            throw CommunicationError((partner >= 0 ? "rank \(partner) sent nothing" : "not every rank took part") + " in the \(what())",
+                                     timedOut: true)
+        }
         var text = [CChar](repeating: 0, count: 512)
         vae_mpi_error_string(code, &text, Int32(text.count))
         let description = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

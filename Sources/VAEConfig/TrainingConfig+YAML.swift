@@ -48,6 +48,7 @@ extension TrainingConfig {
         try s.finish()
         let w = try root.section("watchdog")
         watchdog.checkEverySteps = try w.int("check_every_steps", default: watchdog.checkEverySteps, "0 (off) or a positive integer") { $0 >= 0 }
+        watchdog.timeoutSeconds = try w.double("timeout_s", default: watchdog.timeoutSeconds, "0 (off) or a positive number of seconds") { $0 >= 0 && $0.isFinite }
         try w.finish()
         try root.finish()
     }

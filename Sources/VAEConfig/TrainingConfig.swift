@@ -153,12 +153,24 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
         enum CodingKeys: String, CodingKey { case everyEpochs = "every_epochs" }
     }
 
-    /// Checks that catch ranks drifting apart without an error.
+    /// Checks that catch a stalled rank and ranks drifting apart without an error.
     public struct Watchdog: Equatable, Sendable, Codable {
         /// Every this many steps the ranks compare a hash of their weights; 0 turns it off.
         public var checkEverySteps = 1000
+        /// A rank that waits this long for its peers in a collective, or makes no progress of its own for
+        /// this long, ends the job; 0 turns it off.
+        public var timeoutSeconds = 300.0
 
-        enum CodingKeys: String, CodingKey { case checkEverySteps = "check_every_steps" }
+        enum CodingKeys: String, CodingKey { case checkEverySteps = "check_every_steps", timeoutSeconds = "timeout_s" }
+
+        public init() {}
+
+        /// Keys added after a checkpoint was written keep their defaults.
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            checkEverySteps = try c.decode(Int.self, forKey: .checkEverySteps)
+            timeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .timeoutSeconds) ?? timeoutSeconds
+        }
     }
 
     public var model = Architecture.gdlDigits

@@ -2,10 +2,11 @@
 
 extension ContinuousClock.Instant {
     /// Seconds from this instant to now.
-    public var secondsElapsed: Double {
-        let elapsed = duration(to: .now)
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-    }
+    public var secondsElapsed: Double { duration(to: .now).seconds }
+}
+
+extension Duration {
+    public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }
 
 /// `[28, 28, 1]` as `28×28×1`.

@@ -41,6 +41,8 @@ public final class Trainer {
     private let reduction: GradientReduction
     let exchange: StepExchange
     private var epochOrder: (epoch: Int, order: [Int]) = (-1, [])
+    /// Watches the loop while `train(steps:)` runs; nil with watchdog.timeout_s 0.
+    private var watchdog: StallWatchdog?
 
     /// Wall time spent in the gradient allreduce's calls since the trainer was made.
     public var allreduceSeconds: Double { reduction.seconds }
@@ -90,6 +92,7 @@ public final class Trainer {
         reduction = GradientReduction(buffer: model.parameters.reductionBuffer, layerRanges: model.backwardParameterRanges,
                                       overlap: config.allreduce.overlap, bucketFloats: config.allreduce.bucketKB * 1024 / MemoryLayout<Float>.size,
                                       communicator: communicator, sending: exchange.sending)
+        communicator.waitLimit = config.watchdog.timeoutSeconds > 0 ? .seconds(config.watchdog.timeoutSeconds) : nil
     }
 
     /// How a run ended: every epoch done, or stopped early at a step boundary by a signal.
@@ -129,6 +132,7 @@ public final class Trainer {
             if !last { reduction.addLeaf() }
         }
         exchange.request(stop: stopSignal())
+        watchdog?.mark(.exchanging(step: step + 1))
         // Once the tail says every rank was finite, Adam moves each bucket's parameters as soon as its sum
         // arrives, while later buckets travel; otherwise nothing moves, Adam's step count included.
         try reduction.finishStep(proceed: {
@@ -145,15 +149,39 @@ public final class Trainer {
 
     /// The loop: global steps `steps`, each followed by `after`, ending early after a step that a signal stops.
     /// Nothing else happens here; `run` hangs its schedule on `after`, `vae bench` its timers.
+    /// A wait that runs past watchdog.timeout_s, and a rank making no progress for that long, end the job.
     @discardableResult
     public func train(steps: Range<Int>, after: (_ step: Int, _ result: StepResult) throws -> Void = { _, _ in }) throws -> Int32? {
+        let timeout = config.watchdog.timeoutSeconds
+        if timeout > 0, let first = steps.first {
+            // Weak: the thread may outlive the loop by a poll, and must not keep MPI from finalizing.
+            nonisolated(unsafe) weak let communicator = communicator
+            watchdog = StallWatchdog(limit: .seconds(timeout), starting: .computing(step: first + 1)) { message in
+                FileHandle.standardError.write(Data("error: \(communicator?.rankLabel ?? "")\(message)\n".utf8))
+                guard let communicator else { exit(2) }
+                communicator.abort(code: 2)
+            }
+        }
+        defer {
+            watchdog?.stop()
+            watchdog = nil
+        }
         for index in steps {
-            let result = try step(index)
-            try after(index, result)
-            if let signal = result.stopSignal { return signal }
+            watchdog?.mark(.computing(step: index + 1))
+            do {
+                let result = try step(index)
+                try after(index, result)
+                if let signal = result.stopSignal { return signal }
+            } catch let error as CommunicationError {
+                throw VAEError("step \(index + 1): \(error.message)"
+                               + (error.timedOut ? " within watchdog.timeout_s (\(String(format: "%g", timeout)) s); ending the job" : ""))
+            }
         }
         return nil
     }
+
+    /// Tells the watchdog what rank 0's files, or the ranks' checks, after `done` steps are doing.
+    func watching(_ what: String, afterStep done: Int) { watchdog?.mark(.writing(what, afterStep: done)) }
 
     /// Trains from the start, or from `checkpoint` (read by rank 0 only; nil elsewhere), to the last epoch.
     /// Only rank 0 calls `log` and writes files.
@@ -207,9 +235,16 @@ public final class Trainer {
                 say(report.line)
                 reports.append(report)
             }
-            if communicator.size > 1 && schedule.checksWeights(after: done) { try checkRanksAgree(after: done) }
-            if schedule.checkpoints(after: done) || result.stopSignal != nil { try writeCheckpoint(after: done, log: say) }
+            if communicator.size > 1 && schedule.checksWeights(after: done) {
+                watching("the ranks' weight check", afterStep: done)
+                try checkRanksAgree(after: done)
+            }
+            if schedule.checkpoints(after: done) || result.stopSignal != nil {
+                watching("the checkpoint", afterStep: done)
+                try writeCheckpoint(after: done, log: say)
+            }
             if let samples, schedule.samples(after: done) {
+                watching("the sample pictures", afterStep: done)
                 let started = ContinuousClock.now
                 if let directory = try samples.write(afterEpoch: done / sampler.stepsPerEpoch, warn: say) {
                     say("samples \(directory) (" + String(format: "%.2f s)", started.secondsElapsed))

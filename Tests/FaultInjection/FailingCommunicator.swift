@@ -19,6 +19,10 @@ final class FailingCommunicator: Communicator {
     var size: Int { base.size }
     var localRank: Int { base.localRank }
     var localSize: Int { base.localSize }
+    var waitLimit: Duration? {
+        get { base.waitLimit }
+        set { base.waitLimit = newValue }
+    }
 
     func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingReduction {
         if rank == failingRank {

@@ -69,7 +69,7 @@ import Testing
                                       environment: ["VAE_FAIL_AT_ALLREDUCE": "1:5"], binary: faultInjectionBinary)
         #expect(outcome.status != 0)
         #expect(outcome.seconds < 30, "took \(outcome.seconds) s")
-        #expect(outcome.stderr.contains("error: rank 1 of 2: injected failure in allreduce 5"), "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("error: rank 1 of 2: step 1: injected failure in allreduce 5"), "\(outcome.stderr)")
     }
 
     @Test func aKilledRankEndsTheJob() throws {

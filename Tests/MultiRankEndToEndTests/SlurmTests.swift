@@ -51,7 +51,7 @@ struct SlurmTests {
         let job = try SlurmCluster.submit(config: config, out: out, environment: ["VAE_BINARY": faultInjectionBinary, "VAE_FAIL_AT_ALLREDUCE": "1:5"])
         defer { SlurmCluster.cancel(job) }
         #expect(try SlurmCluster.waitUntilDone(job) == "FAILED", "\(jobLog(out))")
-        #expect(jobLog(out).contains("error: rank 1 of 2: injected failure in allreduce 5"), "\(jobLog(out))")
+        #expect(jobLog(out).contains("error: rank 1 of 2: step 1: injected failure in allreduce 5"), "\(jobLog(out))")
         let (state, exitCode) = try SlurmCluster.accounting(of: job)
         #expect(state == "FAILED" && exitCode != "0:0", "sacct: \(state) \(exitCode)")
     }

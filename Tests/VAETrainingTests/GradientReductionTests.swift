@@ -40,6 +40,7 @@ import VAECommunication
         var size: Int { 2 }
         var localRank: Int { 0 }
         var localSize: Int { 2 }
+        var waitLimit: Duration?
         func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingReduction {
             log.append("start \(buffer.count)")
             return PendingReduction(advance: { true }, finish: { [self] in

@@ -1,6 +1,6 @@
 // The C shim: the only code that includes mpi.h. OpenMPI's handles are macros and pointer typedefs Swift
 // cannot import, so this header exposes plain C over MPI_COMM_WORLD. Every function returns an MPI error
-// code (0 = MPI_SUCCESS); errors are returned, never fatal (MPI_ERRORS_RETURN).
+// code (0 = MPI_SUCCESS) or VAE_MPI_TIMED_OUT; errors are returned, never fatal (MPI_ERRORS_RETURN).
 #ifndef VAE_MPI_SHIM_H
 #define VAE_MPI_SHIM_H
 
@@ -15,6 +15,15 @@ int vae_mpi_size(void);
 /// Rank and size among the ranks on this node (shared-memory domain).
 int vae_mpi_local_rank(void);
 int vae_mpi_local_size(void);
+
+/// Returned by a wait that ran past the wait limit; not an MPI error code (those are ≥ 0).
+#define VAE_MPI_TIMED_OUT (-1)
+/// Every later wait (for a reduction, broadcast, barrier or allgather) gives up after `seconds` (0: never)
+/// and returns VAE_MPI_TIMED_OUT, leaving its messages unfinished: the job is then to be aborted.
+void vae_mpi_set_wait_limit(double seconds);
+/// The rank that the last wait to run out was waiting for: a reduction's partner in its current round, the
+/// other rank of two; -1 when MPI's own collective algorithm hides it.
+int vae_mpi_stalled_partner(void);
 
 /// Starts an in-place sum over all ranks; `handle` receives its handle. With a power-of-two number of ranks
 /// it is recursive doubling: every rank computes the same complete binary tree ((r0 + r1) + (r2 + r3)) …, so the
