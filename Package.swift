@@ -74,6 +74,6 @@ let package = Package(
             "TestSupport", "VAETraining", "VAEReport", "VAECheckpoint", "VAEData", "VAEConfig", "VAESupport", "VAECommunication", "VAEMath",
             "CZlib", "CTurboJPEG", "CPNG", "FuzzTargets", "vae",
         ]),
-        .testTarget(name: "MultiRankEndToEndTests", dependencies: ["TestSupport", "vae", "vae-fault-injection"]),
+        .testTarget(name: "MultiRankEndToEndTests", dependencies: ["TestSupport", "VAECheckpoint", "vae", "vae-fault-injection"]),
     ]
 )

@@ -1,29 +1,40 @@
 // `vae-fault-injection`: the `vae` command line with faults on cue, so tests can see how the job meets them.
-// Each cue is RANK:N, and at least one is required:
-//   VAE_FAIL_AT_ALLREDUCE    rank RANK's N-th allreduce throws, as a broken transport would
-//   VAE_NAN_AT_STEP          rank RANK's gradient turns NaN in global step N (1-based)
-//   VAE_PERTURB_PARAMETERS   rank RANK's first weight moves by 0.01 before global step N (1-based)
+// At least one cue is required; RANK and N are integers, N 1-based:
+//   VAE_FAIL_AT_ALLREDUCE=RANK:N      rank RANK's N-th allreduce throws, as a broken transport would
+//   VAE_NAN_AT_STEP=RANK:N            rank RANK's gradient turns NaN in global step N
+//   VAE_PERTURB_PARAMETERS=RANK:N     rank RANK's first weight moves by 0.01 before global step N
+//   VAE_STALL_AT_STEP=RANK:N          rank RANK hangs in its compute of global step N, as a deadlocked library would
+//   VAE_SIGNAL_AT_STEP=RANK:N:SIGNAL[:MS]
+//                                     rank RANK sends itself SIGNAL (KILL, TERM or STOP) MS milliseconds (default 0)
+//                                     after global step N begins, from another thread, so it lands wherever the
+//                                     rank is by then: computing, in the allreduce, writing a checkpoint
 
 import Foundation
 import VAECommandLine
 import VAECommunication
 
-let cueNames = ["VAE_FAIL_AT_ALLREDUCE", "VAE_NAN_AT_STEP", "VAE_PERTURB_PARAMETERS"]
-var cues: [String: Cue] = [:]
-for name in cueNames {
-    guard let text = ProcessInfo.processInfo.environment[name] else { continue }
-    let numbers = text.split(separator: ":").compactMap { Int($0) }
-    guard numbers.count == 2 else {
-        FileHandle.standardError.write(Data("error: \(name)=\(text): expected RANK:N\n".utf8))
-        exit(64)
-    }
-    cues[name] = Cue(rank: numbers[0], at: numbers[1])
-}
-guard !cues.isEmpty else {
-    FileHandle.standardError.write(Data("error: one of \(cueNames.joined(separator: ", ")) (=RANK:N) is required\n".utf8))
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
     exit(64)
 }
-let failing = cues["VAE_FAIL_AT_ALLREDUCE"], faults = TrainerFaults(nanAt: cues["VAE_NAN_AT_STEP"], perturbAt: cues["VAE_PERTURB_PARAMETERS"])
+
+let environment = ProcessInfo.processInfo.environment
+let cueNames = ["VAE_FAIL_AT_ALLREDUCE", "VAE_NAN_AT_STEP", "VAE_PERTURB_PARAMETERS", "VAE_STALL_AT_STEP"]
+var cues: [String: Cue] = [:]
+for name in cueNames {
+    guard let text = environment[name] else { continue }
+    let numbers = text.split(separator: ":").compactMap { Int($0) }
+    guard numbers.count == 2 else { fail("\(name)=\(text): expected RANK:N") }
+    cues[name] = Cue(rank: numbers[0], at: numbers[1])
+}
+let signalCue = environment["VAE_SIGNAL_AT_STEP"].map { text in
+    guard let cue = SignalCue(text) else { fail("VAE_SIGNAL_AT_STEP=\(text): expected RANK:N:SIGNAL[:MS], SIGNAL one of KILL, TERM, STOP") }
+    return cue
+}
+guard !cues.isEmpty || signalCue != nil else { fail("one of \((cueNames + ["VAE_SIGNAL_AT_STEP"]).joined(separator: ", ")) is required") }
+let failing = cues["VAE_FAIL_AT_ALLREDUCE"]
+let faults = TrainerFaults(nanAt: cues["VAE_NAN_AT_STEP"], perturbAt: cues["VAE_PERTURB_PARAMETERS"], stallAt: cues["VAE_STALL_AT_STEP"],
+                           signalAt: signalCue)
 Ranks.$wrapping.withValue({ base in failing.map { FailingCommunicator(wrapping: base, failingRank: $0.rank, failingCall: $0.at) } ?? base }) {
     TrainerSetup.$prepare.withValue(faults.install) { VAECommand.main() }
 }

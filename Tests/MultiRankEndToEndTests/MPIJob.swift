@@ -48,12 +48,13 @@ func maxRelativeDifference(_ a: [Double], _ b: [Double]) -> Double {
     zip(a, b).map { abs($0 - $1) / max(abs($0), abs($1), 1e-12) }.max() ?? 0
 }
 
-/// The PIDs of the `vae` processes (the ranks, not mpirun or timeout) whose arguments include `--out DIR`.
+/// The PIDs of the `vae` or `vae-fault-injection` processes (the ranks, not mpirun or timeout) whose arguments
+/// include `--out DIR`.
 func rankProcesses(writingTo directory: String) -> [Int32] {
     let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap { Int32($0) } ?? []
     return pids.sorted().filter { pid in
         guard let raw = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
         let arguments = raw.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-        return arguments.first == vaeBinary && arguments.contains(directory)
+        return [vaeBinary, faultInjectionBinary].contains(arguments.first ?? "") && arguments.contains(directory)
     }
 }

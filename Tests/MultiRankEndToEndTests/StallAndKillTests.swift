@@ -1,0 +1,131 @@
+// A rank stopped (SIGSTOP), hung in its compute, killed (SIGKILL) or asked to stop (SIGTERM) under a real
+// `mpirun`: the job ends within the watchdog's time, no rank is left running, every checkpoint written is
+// whole, and `--resume` ends with the same bytes as a run never interrupted. The kill test draws its points
+// at random; CI runs 3 (one per signal), `launch/kill-test.sh` as many as it is told.
+
+import Foundation
+import TestSupport
+import Testing
+import VAECheckpoint
+
+/// 2 epochs of 20 steps on 640 real images, a checkpoint every 3 steps, all kept, a 10 s watchdog.
+private let killRun = ["--set", "data.limit=640", "--set", "training.epochs=2", "--set", "checkpoint.every_steps=3",
+                       "--set", "checkpoint.keep=100", "--set", "watchdog.timeout_s=10"]
+private let killRunSteps = 40, watchdogSeconds = 10.0
+
+/// The straight run's final weights, made once for the suite.
+private let straightWeights: Data? = {
+    let out = temporaryDirectory().path
+    guard (try? mpirunTrain(ranks: 2, killRun + ["--out", out]))?.status == 0 else { return nil }
+    return finalWeights(out)
+}()
+
+private func finalWeights(_ out: String) -> Data? {
+    FileManager.default.contents(atPath: out + "/checkpoints/" + Checkpoint.name(step: killRunSteps) + "/model.safetensors")
+}
+
+/// Where a fault lands: rank `rank` sends itself `signal` `milliseconds` into global step `step` (1-based).
+struct KillPoint: CustomStringConvertible, Sendable {
+    let rank: Int, step: Int, signal: String, milliseconds: Int
+
+    var description: String { "\(rank):\(step):\(signal):\(milliseconds)" }
+
+    /// `count` points from `seed`, the signals taken in turn, so that any 3 in a row hold each once.
+    static func random(count: Int, seed: UInt64) -> [KillPoint] {
+        var generator = SplitMix64(seed)
+        return (0..<count).map { index in
+            KillPoint(rank: Int(generator.next() % 2), step: 2 + Int(generator.next() % UInt64(killRunSteps - 4)),
+                      signal: ["STOP", "KILL", "TERM"][index % 3], milliseconds: Int(generator.next() % 150))
+        }
+    }
+}
+
+private struct SplitMix64 {
+    var state: UInt64
+    init(_ seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// What one kill point did: how long the job took to end after the signal, and the step it resumed from.
+struct KillOutcome: Sendable {
+    let secondsToEnd: Double
+    let resumedFrom: Int?
+}
+
+/// Runs `point`, checks the job ended in time with no rank left and every checkpoint whole, resumes to the
+/// end and checks the bytes; returns the timings for the long run's report.
+@discardableResult
+func killAndResume(_ point: KillPoint) throws -> KillOutcome {
+    let out = temporaryDirectory().path
+    let killed = try mpirunTrain(ranks: 2, killRun + ["--out", out], environment: ["VAE_SIGNAL_AT_STEP": point.description],
+                                 binary: faultInjectionBinary, limitSeconds: 120)
+    let ended = Date().timeIntervalSince1970
+    let sent = try #require(killed.stderr.firstMatch(of: /fault: rank \d sends itself signal \d+ at ([0-9.]+)/).flatMap { Double($0.1) },
+                            "\(point): no signal sent: \(killed.stderr)")
+    let secondsToEnd = ended - sent
+    #expect(killed.status != 0, "\(point): \(killed.stdout)")
+    #expect(secondsToEnd < watchdogSeconds + 20, "\(point): the job took \(secondsToEnd) s to end: \(killed.stderr)")
+    #expect(rankProcesses(writingTo: out).isEmpty, "\(point): a rank is still running")
+    switch point.signal {
+    case "STOP": #expect(killed.stderr.contains("rank \(point.rank) sent nothing") || killed.stderr.contains("rank \(point.rank) of 2: no progress"),
+                         "\(point): \(killed.stderr)")
+    case "TERM": #expect(killed.stdout.contains("stopped by signal 15"), "\(point): \(killed.stdout) \(killed.stderr)")
+    default: break
+    }
+    // Every checkpoint of a step finished before the signal is there, and every one there is whole.
+    let root = Checkpoint.directory(of: out)
+    let written = Checkpoint.all(in: root)
+    let due = stride(from: 3, through: point.step - 1, by: 3).map { root + "/" + Checkpoint.name(step: $0) }
+    #expect(Set(due).isSubset(of: written), "\(point): lost checkpoints: \(Set(due).subtracting(written).sorted())")
+    for checkpoint in written { #expect(throws: Never.self, "\(point)") { try Checkpoint.read(checkpoint) } }
+
+    let resumed = try mpirunTrain(ranks: 2, killRun + ["--out", out] + (written.isEmpty ? [] : ["--resume"]))
+    #expect(resumed.status == 0, "\(point): \(resumed.stderr)")
+    #expect(finalWeights(out) != nil && finalWeights(out) == straightWeights, "\(point): the resumed run's weights differ")
+    #expect(try FileManager.default.contentsOfDirectory(atPath: root).allSatisfy { !$0.hasPrefix(".tmp-") }, "\(point): a temporary directory is left")
+    let from = resumed.stdout.firstMatch(of: /resuming from .* at step (\d+)/).flatMap { Int($0.1) }
+    return KillOutcome(secondsToEnd: secondsToEnd, resumedFrom: from)
+}
+
+@Suite(.serialized) struct StallAndKillTests {
+    @Test func aStoppedRankIsNamedAndTheJobEndsLeavingNoRank() throws {
+        #expect(straightWeights != nil)
+        try killAndResume(KillPoint(rank: 1, step: 8, signal: "STOP", milliseconds: 0))
+    }
+
+    @Test func aRankHungInItsComputeEndsTheJob() throws {
+        let out = temporaryDirectory().path
+        let outcome = try mpirunTrain(ranks: 2, killRun + ["--set", "watchdog.timeout_s=3", "--out", out],
+                                      environment: ["VAE_STALL_AT_STEP": "1:5"], binary: faultInjectionBinary, limitSeconds: 120)
+        #expect(outcome.status != 0)
+        #expect(outcome.stderr.contains("step 5: rank 1 sent nothing") || outcome.stderr.contains("rank 1 of 2: no progress"), "\(outcome.stderr)")
+        #expect(rankProcesses(writingTo: out).isEmpty)
+    }
+
+    @Test func aSingleProcessHungInItsComputeEndsWithTheStep() throws {
+        let out = temporaryDirectory().path
+        let outcome = try runProcess([faultInjectionBinary, "train", "--config", defaultConfig, "--out", out] + killRun
+                                     + ["--set", "watchdog.timeout_s=2"], environment: ["VAE_STALL_AT_STEP": "0:4"], limitSeconds: 60)
+        #expect(outcome.status == 2)
+        #expect(outcome.stderr.contains("error: no progress for 2 s in the forward and backward passes of step 4 (watchdog.timeout_s 2); ending the job"),
+                "\(outcome.stderr)")
+    }
+
+    /// VAE_KILL_POINTS (default 3) points drawn from VAE_KILL_SEED (default 5: rank 0 stopped, rank 1 killed and asked to stop); launch/kill-test.sh sets both.
+    @Test func randomKillPointsNeverHangLoseACheckpointOrChangeTheResult() throws {
+        let environment = ProcessInfo.processInfo.environment
+        let count = environment["VAE_KILL_POINTS"].flatMap { Int($0) } ?? 3, seed = environment["VAE_KILL_SEED"].flatMap { UInt64($0) } ?? 5
+        #expect(straightWeights != nil)
+        for point in KillPoint.random(count: count, seed: seed) {
+            let outcome = try killAndResume(point)
+            print(String(format: "kill point %@: ended %.1f s after the signal; resumed from step %@", point.description,
+                         outcome.secondsToEnd, outcome.resumedFrom.map(String.init) ?? "0 (no checkpoint yet)"))
+        }
+    }
+}
