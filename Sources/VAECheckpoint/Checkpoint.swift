@@ -74,17 +74,13 @@ public enum Checkpoint {
         if let tensor = model.parameters.firstNonfiniteEntry {
             throw VAEError("\(root)/\(name(step: progress.step)): no checkpoint written: tensor \(tensor) holds NaN or infinite values")
         }
-        do { try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true) } catch {
-            throw VAEError("\(root): cannot create the checkpoint directory: \(error.localizedDescription)")
-        }
+        try DurableFiles.createDirectory(root)
         let name = name(step: progress.step), final = root + "/" + name, temporary = root + "/.tmp-" + name
         // What a writer killed mid-checkpoint left behind: rank 0 is the only writer, so none is in progress.
         for stale in (try? FileManager.default.contentsOfDirectory(atPath: root))?.filter({ $0.hasPrefix(".tmp-") }) ?? [] {
             try? FileManager.default.removeItem(atPath: root + "/" + stale)
         }
-        do { try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: false) } catch {
-            throw VAEError("\(temporary): cannot create: \(error.localizedDescription)")
-        }
+        try DurableFiles.createDirectory(temporary)
         let modelBytes = try ModelWeights.file(of: model).encoded()
         let optimizerBytes = try optimizerFile(model: model, optimizer: optimizer).encoded()
         var state = progress

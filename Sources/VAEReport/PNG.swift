@@ -59,12 +59,13 @@ public enum PNG {
     /// - Throws: `VAEError` naming the path if encoding or writing fails.
     public static func write(_ image: RasterImage, to path: String) throws {
         let bytes: [UInt8]
-        do {
-            bytes = try encode(width: image.width, height: image.height, channels: image.channels, pixels: image.pixels)
-        } catch let error as VAEError {
-            throw VAEError("\(path): \(error.message)")
-        }
+        do { bytes = try encode(image) } catch let error as VAEError { throw VAEError("\(path): \(error.message)") }
         try DurableFiles.write(bytes, to: path)
+    }
+
+    /// `image` as a PNG byte stream.
+    static func encode(_ image: RasterImage) throws -> [UInt8] {
+        try encode(width: image.width, height: image.height, channels: image.channels, pixels: image.pixels)
     }
 
     private static func appendBigEndian(_ value: UInt32, to bytes: inout [UInt8]) {

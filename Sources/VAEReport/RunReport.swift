@@ -7,9 +7,10 @@ import VAEConfig
 import VAESupport
 
 struct RunReport {
-    /// A PNG file of the newest sample directory, and what it shows.
+    /// A PNG file of the newest sample directory, its bytes, and what it shows.
     struct Figure {
         let name: String
+        let png: [UInt8]
         let caption: String
     }
 
@@ -29,8 +30,7 @@ struct RunReport {
         }
         var inlined = ""
         for figure in figures {
-            let bytes = try DurableFiles.read(samples + "/" + figure.name)
-            inlined += "<figure><img src=\"data:image/png;base64,\(Data(bytes).base64EncodedString())\" alt=\"\(figure.name)\">"
+            inlined += "<figure><img src=\"data:image/png;base64,\(Data(figure.png).base64EncodedString())\" alt=\"\(figure.name)\">"
                 + "<figcaption>\(figure.name): \(figure.caption)</figcaption></figure>\n"
         }
         let earlier = ((try? FileManager.default.contentsOfDirectory(atPath: out + "/samples")) ?? []).filter { $0.hasPrefix("epoch-") }.sorted()

@@ -8,6 +8,8 @@
 //                          against N(0, 1), the book's check for a latent space it cannot draw as a plane
 // The encoded images are capped at 3,000 so that a sample point costs under 2% of an epoch at 2 ranks.
 // Weights that are not all finite draw no pictures: a grid of NaN would look like a model, not an error.
+// A full or read-only disk costs the pictures and the report a warning, not the run its training; an epoch's
+// pictures are then all there or none is, as a checkpoint is.
 
 import Foundation
 import VAEConfig
@@ -33,7 +35,8 @@ public final class SampleWriter {
     }
 
     /// Writes the images for `epoch` completed epochs, then the report; returns the sample directory. When some
-    /// weight is NaN or infinite it writes nothing, tells `warn` which tensor, and returns nil.
+    /// weight is NaN or infinite, or the pictures cannot be written, it keeps none, tells `warn` why, and returns
+    /// nil; a report that cannot be written is warned about as well.
     @discardableResult
     public func write(afterEpoch epoch: Int, warn: (String) -> Void) throws -> String? {
         if let tensor = inference.model.parameters.firstNonfiniteEntry {
@@ -41,13 +44,26 @@ public final class SampleWriter {
             return nil
         }
         let directory = config.output.directory + "/samples/" + String(format: "epoch-%04d", epoch)
-        do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-            throw VAEError("\(directory): cannot create the sample directory: \(error.localizedDescription)")
+        let figures = try draw()
+        do {
+            try DurableFiles.createDirectory(directory)
+            for figure in figures { try DurableFiles.write(figure.png, to: directory + "/" + figure.name) }
+        } catch {
+            try? FileManager.default.removeItem(atPath: directory)
+            warn("warning: no samples after epoch \(epoch): \(error); training goes on")
+            return nil
         }
+        do { try RunReport(config: config, stepsPerEpoch: stepsPerEpoch).write(samples: directory, figures: figures) } catch {
+            warn("warning: no report after epoch \(epoch): \(error); training goes on")
+        }
+        return directory
+    }
+
+    /// The pictures, encoded as PNG files, of the model as it is now.
+    private func draw() throws -> [RunReport.Figure] {
         var figures: [RunReport.Figure] = []
         func add(_ name: String, _ image: RasterImage, caption: String) throws {
-            try PNG.write(image, to: directory + "/" + name)
-            figures.append(RunReport.Figure(name: name, caption: caption))
+            figures.append(RunReport.Figure(name: name, png: try PNG.encode(image), caption: caption))
         }
         let a = config.model, shape = [a.inputHeight, a.inputWidth, a.inputChannels], data = test.images
         let shown = Array(0..<min(Self.reconstructionCount, data.count))
@@ -68,7 +84,6 @@ public final class SampleWriter {
                     caption: "encoder means of the first \(encoded.count) test images in each of the first "
                         + "\(min(LatentHistograms.shownDimensions, a.zDim)) dimensions (bars) against the density of N(0, 1) (curve)")
         }
-        try RunReport(config: config, stepsPerEpoch: stepsPerEpoch).write(samples: directory, figures: figures)
-        return directory
+        return figures
     }
 }

@@ -2,7 +2,7 @@
 // Crash-safe file primitives, through which every file of a run is written (checkpoints,
 // pictures, report.html): a reader (or a restarted job) must see either the old file/link
 // or the complete new one, never a torn write or a missing link. The recipe is write-temp,
-// fsync, rename, fsync the directory.
+// fsync, rename, fsync the directory. metrics.jsonl grows by appended lines instead, each whole or absent.
 
 import Glibc
 
@@ -60,6 +60,34 @@ public enum DurableFiles {
             throw err
         }
         try syncDirectory(parentDirectory(of: path))
+    }
+
+    /// Appends `bytes` to the open file `fd` (`path`), all or nothing: a failed write (a full disk) cuts the file
+    /// back to its old length, so no torn line is left for the next append to run on from. Not fsynced.
+    public static func append(_ bytes: [UInt8], fd: Int32, path: String) throws {
+        let end = lseek(fd, 0, SEEK_END)
+        guard end >= 0 else { throw failure("cannot write \(path): seek failed") }
+        do { try writeAll(bytes, fd: fd, path: path) } catch {
+            _ = ftruncate(fd, end)
+            throw error
+        }
+    }
+
+    /// Makes the directory `path` and any missing parents, as `mkdir -p` does; unlike Foundation's, its error
+    /// names the system's reason ("Read-only file system").
+    public static func createDirectory(_ path: String) throws {
+        guard mkdir(path, 0o755) != 0 else { return }
+        var reason = errno
+        let parent = parentDirectory(of: path)
+        if reason == ENOENT && parent != path {
+            try createDirectory(parent)
+            guard mkdir(path, 0o755) != 0 else { return }
+            reason = errno
+        }
+        var info = stat()
+        if reason == EEXIST && stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR { return }
+        errno = reason
+        throw failure("cannot create directory \(path)")
     }
 
     /// Flushes the directory entry table of `path` to stable storage, making

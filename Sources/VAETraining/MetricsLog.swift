@@ -8,24 +8,26 @@ import VAESupport
 
 public final class MetricsLog {
     public let path: String
-    private let handle: FileHandle
+    private let fd: Int32
     private let started = ContinuousClock.now
+    private let warn: (String) -> Void
+    /// The last epoch whose lines could not all be written, so that a full disk warns once per epoch, not per line.
+    private var warnedEpoch: Int?
 
-    /// Creates DIR/metrics.jsonl, or appends to it when resuming.
-    public init(directory: String, appending: Bool = false) throws {
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw VAEError("output.dir: cannot create \(directory): \(error.localizedDescription)")
-        }
+    /// Creates DIR/metrics.jsonl, or appends to it when resuming; `warn` hears of lines that cannot be written.
+    /// Throws, naming the path, when DIR cannot be written: a run that cannot keep its output stops before it starts.
+    public init(directory: String, appending: Bool = false, warn: @escaping (String) -> Void = { print($0) }) throws {
         path = (directory as NSString).appendingPathComponent("metrics.jsonl")
-        if !(appending && FileManager.default.fileExists(atPath: path)) { try DurableFiles.write([], to: path) }
-        guard let handle = FileHandle(forWritingAtPath: path) else { throw VAEError("\(path): cannot open the metrics file") }
-        handle.seekToEndOfFile()
-        self.handle = handle
+        do {
+            try DurableFiles.createDirectory(directory)
+            if !(appending && FileManager.default.fileExists(atPath: path)) { try DurableFiles.write([], to: path) }
+        } catch let error as VAEError { throw VAEError("output.dir: \(error.message)") }
+        fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        guard fd >= 0 else { throw VAEError("output.dir: cannot open \(path) for appending: \(String(cString: strerror(errno)))") }
+        self.warn = warn
     }
 
-    deinit { try? handle.close() }
+    deinit { close(fd) }
 
     public func recordInterval(step: Int, epoch: Int, loss: LossSums, learningRate: Float, seconds: Double, allreduceMilliseconds: Double) {
         append(MetricsRecord(kind: .interval, step: step, epoch: epoch + 1, loss: loss, learningRate: learningRate,
@@ -40,12 +42,17 @@ public final class MetricsLog {
                              wallSeconds: started.secondsElapsed, epochSeconds: report.seconds, skippedSteps: report.skippedSteps))
     }
 
-    /// The one file write of the project that does not go through `DurableFiles.write`: a line is appended, not
-    /// the file rewritten (which would cost more at every line as the run grows), and not fsynced, as no resume
-    /// depends on it. A crash can tear at most the last line, which readers skip.
+    /// The one file write of the project that does not replace a whole file: a line is appended, not the file
+    /// rewritten (which would cost more at every line as the run grows), and not fsynced, as no resume depends on
+    /// it; a crash can tear at most the last line, which readers skip. A line that cannot be written (a full disk)
+    /// is lost, with a warning once per epoch, and the training goes on.
     private func append(_ record: MetricsRecord) {
         // Cannot throw: every number is finite or written as null.
         let line = try! JSON.line(record) + "\n"
-        handle.write(Data(line.utf8))
+        do { try DurableFiles.append(Array(line.utf8), fd: fd, path: path) } catch {
+            guard warnedEpoch != record.epoch else { return }
+            warnedEpoch = record.epoch
+            warn("warning: epoch \(record.epoch)'s metrics are not all recorded: \(error); training goes on")
+        }
     }
 }

@@ -186,7 +186,7 @@ public final class Trainer {
     /// Trains from the start, or from `checkpoint` (read by rank 0 only; nil elsewhere), to the last epoch.
     /// Only rank 0 calls `log` and writes files.
     @discardableResult
-    public func run(resumingFrom checkpoint: LoadedCheckpoint? = nil, log: (String) -> Void = { print($0) }) throws -> Outcome {
+    public func run(resumingFrom checkpoint: LoadedCheckpoint? = nil, log: @escaping (String) -> Void = { print($0) }) throws -> Outcome {
         let leader = communicator.rank == 0
         if let checkpoint { try restore(checkpoint) }
         try synchronizeRanks()
@@ -195,7 +195,7 @@ public final class Trainer {
             throw VAEError("the checkpoint is at step \(first), past this run's last step \(schedule.totalSteps) "
                            + "(training.epochs \(config.training.epochs) of \(sampler.stepsPerEpoch) steps): raise training.epochs to go on")
         }
-        let metrics = leader ? try MetricsLog(directory: config.output.directory, appending: checkpoint != nil) : nil
+        let metrics = leader ? try MetricsLog(directory: config.output.directory, appending: checkpoint != nil, warn: log) : nil
         let samples = leader ? try SampleWriter(config: config, model: model, stepsPerEpoch: sampler.stepsPerEpoch) : nil
         let say = leader ? log : { _ in }
         say("training \(dataset.count) images of \(formatShape(dataset.imageShape)) from \(dataset.path)"

@@ -82,6 +82,31 @@ struct DurableFilesTests {
         }
     }
 
+    @Test func createDirectoryMakesParentsAndNamesTheReason() throws {
+        let dir = temporaryDirectory().path
+        try DurableFiles.createDirectory(dir + "/a/b/c")
+        try DurableFiles.createDirectory(dir + "/a/b")
+        #expect(FileManager.default.fileExists(atPath: dir + "/a/b/c"))
+        try DurableFiles.write([1], to: dir + "/file")
+        #expect(expectVAEError("cannot create directory \(dir)/file", "File exists") { try DurableFiles.createDirectory(dir + "/file") } == nil)
+        #expect(expectVAEError("\(dir)/file/sub", "Not a directory") { try DurableFiles.createDirectory(dir + "/file/sub") } == nil)
+    }
+
+    /// One 4 KiB page of tmpfs: the second append runs out of room part way, and is cut back off.
+    @Test(mountingNeedsRoot)
+    func anAppendThatFailsLeavesTheFileAsItWas() throws {
+        let dir = temporaryDirectory().path, mounts = TemporaryMounts(), path = dir + "/metrics.jsonl"
+        defer { mounts.unmountAll() }
+        try mounts.tmpfs(at: dir, size: "4k")
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        defer { close(fd) }
+        try DurableFiles.append([UInt8](repeating: 1, count: 3000), fd: fd, path: path)
+        #expect(expectVAEError("cannot write \(path)", "No space left on device") {
+            try DurableFiles.append([UInt8](repeating: 2, count: 2000), fd: fd, path: path)
+        } == nil)
+        #expect(try DurableFiles.read(path) == [UInt8](repeating: 1, count: 3000))
+    }
+
     @Test func parentDirectory() {
         #expect(DurableFiles.parentDirectory(of: "/a/b/c") == "/a/b")
         #expect(DurableFiles.parentDirectory(of: "/c") == "/")

@@ -37,6 +37,9 @@ func expectVAEError(_ fragments: String..., body: () throws -> Void) -> String? 
     return "no error thrown"
 }
 
+/// The disk tests' small file systems (TemporaryMounts) need root.
+let mountingNeedsRoot = ConditionTrait.enabled(if: geteuid() == 0, "mounting a small file system needs root")
+
 let fashionTrain = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
 
 /// A small held-out set (`count` images, labels cycling through 0–9), so runs write their samples quickly.
