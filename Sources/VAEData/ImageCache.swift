@@ -72,7 +72,7 @@ enum ImageCache {
     /// gethostname's answer: Foundation's hostName also asks the resolver, which may wait for the network.
     private static func hostName() -> String {
         var name = [CChar](repeating: 0, count: 256)
-        return gethostname(&name, name.count - 1) == 0 ? String(cString: name) : "localhost"
+        return gethostname(&name, name.count - 1) == 0 ? String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "localhost"
     }
 
     private static func createDirectory(_ directory: String) throws {

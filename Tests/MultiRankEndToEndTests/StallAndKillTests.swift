@@ -101,7 +101,7 @@ func killAndResume(_ point: KillPoint) throws -> KillOutcome {
 
     @Test func aRankHungInItsComputeEndsTheJob() throws {
         let out = temporaryDirectory().path
-        let outcome = try mpirunTrain(ranks: 2, killRun + ["--set", "watchdog.timeout_s=3", "--out", out],
+        let outcome = try mpirunTrain(ranks: 2, killRun + ["--out", out],
                                       environment: ["VAE_STALL_AT_STEP": "1:5"], binary: faultInjectionBinary, limitSeconds: 120)
         #expect(outcome.status != 0)
         #expect(outcome.stderr.contains("step 5: rank 1 sent nothing") || outcome.stderr.contains("rank 1 of 2: no progress"), "\(outcome.stderr)")
@@ -110,10 +110,10 @@ func killAndResume(_ point: KillPoint) throws -> KillOutcome {
 
     @Test func aSingleProcessHungInItsComputeEndsWithTheStep() throws {
         let out = temporaryDirectory().path
-        let outcome = try runProcess([faultInjectionBinary, "train", "--config", defaultConfig, "--out", out] + killRun
-                                     + ["--set", "watchdog.timeout_s=2"], environment: ["VAE_STALL_AT_STEP": "0:4"], limitSeconds: 60)
+        let outcome = try runProcess([faultInjectionBinary, "train", "--config", defaultConfig, "--out", out] + killRun,
+                                     environment: ["VAE_STALL_AT_STEP": "0:4"], limitSeconds: 60)
         #expect(outcome.status == 2)
-        #expect(outcome.stderr.contains("error: no progress for 2 s in the forward and backward passes of step 4 (watchdog.timeout_s 2); ending the job"),
+        #expect(outcome.stderr.contains("error: no progress for 10 s in the forward and backward passes of step 4 (watchdog.timeout_s 10); ending the job"),
                 "\(outcome.stderr)")
     }
 
