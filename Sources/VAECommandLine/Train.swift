@@ -24,6 +24,16 @@ struct Train: ParsableCommand {
                                valueName: "PATH"))
     var resume: ResumePoint? = nil
 
+    @Option(help: ArgumentHelp("Write every rank's timeline to FILE as Chrome trace events (Perfetto, chrome://tracing).", valueName: "FILE"))
+    var trace: String?
+
+    @Option(help: "With --trace: the steps traced layer by layer; checkpoints and pictures are traced throughout.")
+    var traceSteps = 100
+
+    func validate() throws {
+        guard traceSteps >= 0 else { throw ValidationError("--trace-steps \(traceSteps): must be at least 0") }
+    }
+
     func run() throws {
         let communicator = try joinRanks()
         // Under mpirun a rank's stdout is a pseudo-terminal whatever mpirun writes to, so only a process started
@@ -39,9 +49,13 @@ struct Train: ParsableCommand {
             trainer.liveProgress = live
             TrainerSetup.prepare(trainer)
             let checkpoint = communicator.rank == 0 ? try resume.map { try $0.load(runDirectory: config.output.directory) } : nil
-            if case .stopped(let signal) = try trainer.run(resumingFrom: checkpoint, log: { live?.clear(); printLine($0) }) {
-                throw ExitCode(128 + signal)  // the shell's convention for "ended by signal N"
+            if trace != nil { try trainer.startTrace(detailedSteps: traceSteps) }
+            let outcome = try trainer.run(resumingFrom: checkpoint, log: { live?.clear(); printLine($0) })
+            if let trace {
+                try trainer.writeTrace(to: trace)
+                if communicator.rank == 0 { printLine("trace \(trace)") }
             }
+            if case .stopped(let signal) = outcome { throw ExitCode(128 + signal) }  // the shell's convention for "ended by signal N"
         }
     }
 }

@@ -17,6 +17,10 @@ public final class VariationalAutoencoder {
     private let parameterRanges: [ObjectIdentifier: Range<Int>]
     /// Every layer's parameter range in the order `trainStep`'s backward pass completes them.
     public let backwardParameterRanges: [Range<Int>]
+    /// Hears each layer's forward or backward pass, named, with its start and end, when set (a trace).
+    public var layerTimer: ((_ layer: String, _ backward: Bool, _ start: ContinuousClock.Instant, _ end: ContinuousClock.Instant) -> Void)?
+    /// "encoder.1 BatchNorm", "mu Dense": each layer's name in a trace.
+    private let layerNames: [ObjectIdentifier: String]
 
     /// `reservedTail`: spare Floats at the end of the reduction buffer, for the caller (see ParameterStore).
     public init(_ architecture: Architecture, seed: UInt64, convolutionBackend: ConvolutionBackend = .default, reservedTail: Int = 0) {
@@ -87,20 +91,38 @@ public final class VariationalAutoencoder {
         encodedGradient = Tensor(batch: 0, itemShape: encoded)
         outputGradient = Tensor(batch: 0, itemShape: shape)
         parameterRanges = ranges
+        layerNames = Self.names(encoderLayers, part: "encoder").merging(Self.names(decoderLayers, part: "decoder")) { $1 }
+            .merging([(mean, "mu"), (logVariance, "log_var"), (decoderInput, "decoder_dense")].map { (ObjectIdentifier($0.0), $0.1 + " Dense") }) { $1 }
         let backwardOrder: [Layer] = decoder.reversed() + [decoderInput, mean, logVariance] + encoder.reversed()
         backwardParameterRanges = backwardOrder.compactMap { ranges[ObjectIdentifier($0)] }
         parameters.allocate(seed: seed, reservedTail: reservedTail)
     }
 
+    /// Blocks of layers, each starting at a convolution, named "PART.BLOCK TYPE".
+    private static func names(_ layers: [Layer], part: String) -> [ObjectIdentifier: String] {
+        var block = -1
+        return Dictionary(uniqueKeysWithValues: layers.map { layer in
+            if layer is Conv2D || layer is ConvTranspose2D { block += 1 }
+            return (ObjectIdentifier(layer), "\(part).\(block) \(type(of: layer))")
+        })
+    }
+
+    private func forward(_ layer: Layer, _ input: Tensor, _ context: StepContext) -> Tensor {
+        guard let layerTimer else { return layer.forward(input, context) }
+        let start = ContinuousClock.now, output = layer.forward(input, context)
+        layerTimer(layerNames[ObjectIdentifier(layer)]!, false, start, .now)
+        return output
+    }
+
     /// Encoder: images → (μ, log σ²). The returned tensors belong to the model and change on the next call.
     public func encode(_ images: Tensor, _ context: StepContext) -> (mean: Tensor, logVariance: Tensor) {
-        let h = encoder.reduce(images) { $1.forward($0, context) }
-        return (mean.forward(h, context), logVariance.forward(h, context))
+        let h = encoder.reduce(images) { forward($1, $0, context) }
+        return (forward(mean, h, context), forward(logVariance, h, context))
     }
 
     /// Decoder: z → images in [0, 1].
     public func decode(_ z: Tensor, _ context: StepContext) -> Tensor {
-        decoder.reduce(decoderInput.forward(z, context)) { $1.forward($0, context) }
+        decoder.reduce(forward(decoderInput, z, context)) { forward($1, $0, context) }
     }
 
     /// z = μ + exp(log σ² / 2) · ε, ε drawn per (epoch, global sample index, latent dimension).
@@ -128,7 +150,9 @@ public final class VariationalAutoencoder {
                           gradientsReady: ((Range<Int>) -> Void)? = nil) -> LossSums {
         /// One layer's backward, then the news that its gradients are complete.
         func backward(_ layer: Layer, _ gradient: Tensor) -> Tensor {
+            let start = layerTimer == nil ? nil : ContinuousClock.now
             let inputGradient = layer.backward(gradient, context)
+            if let layerTimer, let start { layerTimer(layerNames[ObjectIdentifier(layer)]!, true, start, .now) }
             if let gradientsReady, let range = parameterRanges[ObjectIdentifier(layer)] { gradientsReady(range) }
             return inputGradient
         }

@@ -33,6 +33,9 @@ final class GradientReduction {
     private let sending: (Range<Int>) -> Void
     /// What the model calls as each layer's gradients complete during the last leaf; nil without overlap.
     private(set) var layerFinished: ((Range<Int>) -> Void)?
+    /// Where this step's buckets and waits are recorded, when it is traced.
+    var timeline: Timeline?
+    private var bucketStarts: [ContinuousClock.Instant] = []
 
     /// `buffer` is the reduction buffer: the gradients of `layerRanges` (in the order backward completes
     /// them, tiling the front of the buffer), then the tail. `sending` hears each bucket's range once this
@@ -82,6 +85,7 @@ final class GradientReduction {
     func finishStep(proceed: () -> Bool, summed: (Range<Int>) -> Void) throws {
         defer {
             inFlight.removeAll(keepingCapacity: true)
+            bucketStarts.removeAll(keepingCapacity: true)
             nextBucket = 0
             for (index, bucket) in buckets.enumerated() { unfinishedLayers[index] = bucket.layers }
             leaves.reset()
@@ -93,14 +97,21 @@ final class GradientReduction {
         while nextBucket < buckets.count { try startNextBucket() }
         try timed {
             for reduction in inFlight.dropLast() { try reduction.test() }  // post their next rounds before blocking
-            try inFlight.last!.wait()
+            try timeline.span("wait for bucket \(buckets.count - 1)") { try inFlight.last!.wait() }
         }
+        recordSum(of: buckets.count - 1)
         let going = proceed()
-        for (reduction, bucket) in zip(inFlight.dropLast(), buckets) {
-            try timed { try reduction.wait() }
-            if going { summed(bucket.range) }
+        for (index, (reduction, bucket)) in zip(inFlight.dropLast(), buckets).enumerated() {
+            try timed { try timeline.span("wait for bucket \(index)") { try reduction.wait() } }
+            recordSum(of: index)
+            if going { timeline.span("adam") { summed(bucket.range) } }
         }
-        if going { summed(buckets.last!.range) }
+        if going { timeline.span("adam") { summed(buckets.last!.range) } }
+    }
+
+    /// Bucket `index`'s allreduce, from its start to the end of the wait that brought its sum.
+    private func recordSum(of index: Int) {
+        timeline?.record("allreduce bucket \(index) (\(buckets[index].range.count * 4 / 1024) KiB)", row: .allreduce, from: bucketStarts[index])
     }
 
     private func finished(_ layer: Range<Int>) {
@@ -121,6 +132,7 @@ final class GradientReduction {
         let range = buckets[nextBucket].range
         leaves.finish(range, lastLeaf: buffer.baseAddress!, into: buffer.baseAddress!)
         sending(range)
+        if timeline != nil { bucketStarts.append(.now) }
         try timed { inFlight.append(try communicator.startAllreduceSum(UnsafeMutableBufferPointer(rebasing: buffer[range]))) }
         nextBucket += 1
     }

@@ -43,6 +43,9 @@ public final class Trainer {
     private var epochOrder: (epoch: Int, order: [Int]) = (-1, [])
     /// Watches the loop while `train(steps:)` runs; nil with watchdog.timeout_s 0.
     private var watchdog: StallWatchdog?
+    /// Set by `startTrace`; and the steps traced in detail so far.
+    private var timeline: Timeline?
+    private var tracedSteps = 0
 
     /// Wall time spent in the gradient allreduce's calls since the trainer was made.
     public var allreduceSeconds: Double { reduction.seconds }
@@ -118,10 +121,17 @@ public final class Trainer {
         if epochOrder.epoch != epoch { epochOrder = (epoch, sampler.order(epoch: epoch)) }
         let indices = sampler.indices(in: epochOrder.order, step: stepInEpoch, rank: communicator.rank, worldSize: communicator.size)
         let p = model.parameters, microBatch = config.training.microBatch
+        let traced = timeline.flatMap { tracedSteps < $0.detailedSteps ? $0 : nil }, started = ContinuousClock.now
+        tracedSteps += 1
+        defer { traced?.record("step \(step + 1)", from: started) }
+        model.layerTimer = traced.map { timeline in
+            { layer, backward, start, end in timeline.record(layer + (backward ? " backward" : " forward"), from: start, to: end) }
+        }
+        reduction.timeline = traced
         var samples = 0
         for (index, start) in stride(from: indices.startIndex, to: indices.endIndex, by: microBatch).enumerated() {
             let leaf = indices[start..<(start + microBatch)], last = start + microBatch == indices.endIndex
-            dataset.gather(leaf, into: batch)
+            traced.span("gather") { dataset.gather(leaf, into: batch) }
             let context = StepContext(training: true, seed: UInt64(config.training.seed), epoch: epoch, sampleIndices: leaf)
             p.zeroGradients()
             beforeMicroBatch?(step, index)
@@ -180,6 +190,14 @@ public final class Trainer {
         return nil
     }
 
+    /// Every rank at once: from now on each rank records its timeline, in detail for its first `detailedSteps` steps.
+    public func startTrace(detailedSteps: Int) throws {
+        timeline = try Timeline(detailedSteps: detailedSteps, communicator: communicator)
+    }
+
+    /// Every rank at once: rank 0 writes every rank's timeline to `path` as Chrome trace events.
+    public func writeTrace(to path: String) throws { try timeline?.write(to: path, communicator: communicator) }
+
     /// Tells the watchdog what rank 0's files, or the ranks' checks, after `done` steps are doing.
     func watching(_ what: String, afterStep done: Int) { watchdog?.mark(.writing(what, afterStep: done)) }
 
@@ -237,15 +255,16 @@ public final class Trainer {
             }
             if communicator.size > 1 && schedule.checksWeights(after: done) {
                 watching("the ranks' weight check", afterStep: done)
-                try checkRanksAgree(after: done)
+                try timeline.span("weight check") { try checkRanksAgree(after: done) }
             }
             if schedule.checkpoints(after: done) || result.stopSignal != nil {
                 watching("the checkpoint", afterStep: done)
-                try writeCheckpoint(after: done, log: say)
+                try timeline.span("checkpoint") { try writeCheckpoint(after: done, log: say) }
             }
             if let samples, schedule.samples(after: done) {
                 watching("the sample pictures", afterStep: done)
                 let started = ContinuousClock.now
+                defer { timeline?.record("samples", from: started) }
                 if let directory = try samples.write(afterEpoch: done / sampler.stepsPerEpoch, warn: say) {
                     say("samples \(directory) (" + String(format: "%.2f s)", started.secondsElapsed))
                 }
