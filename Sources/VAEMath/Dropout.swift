@@ -30,12 +30,12 @@ public final class Dropout: Layer {
         let x = input.pointer, y = output.pointer, m = mask.pointer
         for row in 0..<input.batch {
             let sample = UInt64(context.sampleIndices[context.sampleIndices.startIndex + row])
+            let prefix = CounterRandom.prefix(seed: context.seed, purpose: .dropout, UInt64(context.epoch), sample)
+            let (mr, xr, yr) = (m + row * items, x + row * items, y + row * items)
             for e in 0..<items {
-                let i = row * items + e
-                let u = CounterRandom.uniform(seed: context.seed, purpose: .dropout, UInt64(context.epoch), sample,
-                                              stream << 32 | UInt64(e))
-                m[i] = u < rate ? 0 : keep
-                y[i] = x[i] * m[i]
+                let u = CounterRandom.uniform(CounterRandom.bits(prefix: prefix, stream << 32 | UInt64(e)))
+                mr[e] = u < rate ? 0 : keep
+                yr[e] = xr[e] * mr[e]
             }
         }
         return output

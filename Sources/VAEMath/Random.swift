@@ -27,14 +27,27 @@ public enum CounterRandom {
     /// 64 random bits at the given coordinates.
     @inline(__always)
     public static func bits(seed: UInt64, purpose: RandomPurpose, _ a: UInt64, _ b: UInt64, _ c: UInt64) -> UInt64 {
-        mix(mix(mix(mix(mix(seed) ^ purpose.rawValue) ^ a) ^ b) ^ c)
+        bits(prefix: prefix(seed: seed, purpose: purpose, a, b), c)
     }
+
+    /// What draws sharing (seed, purpose, a, b) share: a row of draws costs one `mix` each, not five.
+    @inline(__always)
+    public static func prefix(seed: UInt64, purpose: RandomPurpose, _ a: UInt64, _ b: UInt64) -> UInt64 {
+        mix(mix(mix(mix(seed) ^ purpose.rawValue) ^ a) ^ b)
+    }
+
+    /// The same bits as `bits(seed:purpose:a:b:c)` for the `prefix` of (seed, purpose, a, b).
+    @inline(__always)
+    public static func bits(prefix: UInt64, _ c: UInt64) -> UInt64 { mix(prefix ^ c) }
 
     /// Uniform in [0, 1), 24 bits of resolution (exact in Float).
     @inline(__always)
     public static func uniform(seed: UInt64, purpose: RandomPurpose, _ a: UInt64, _ b: UInt64, _ c: UInt64) -> Float {
-        Float(bits(seed: seed, purpose: purpose, a, b, c) >> 40) * (1.0 / 16_777_216.0)
+        uniform(bits(seed: seed, purpose: purpose, a, b, c))
     }
+
+    @inline(__always)
+    public static func uniform(_ bits: UInt64) -> Float { Float(bits >> 40) * (1.0 / 16_777_216.0) }
 
     /// Standard normal by Box–Muller over the two 32-bit halves of one draw.
     @inline(__always)

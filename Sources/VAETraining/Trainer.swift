@@ -123,7 +123,10 @@ public final class Trainer {
         let p = model.parameters, microBatch = config.training.microBatch
         let traced = timeline.flatMap { tracedSteps < $0.detailedSteps ? $0 : nil }, started = ContinuousClock.now
         tracedSteps += 1
-        defer { traced?.record("step \(step + 1)", from: started) }
+        defer {
+            traced?.record("step \(step + 1)", from: started)
+            model.layerTimer = nil  // the pictures' inference is not the step's
+        }
         model.layerTimer = traced.map { timeline in
             { layer, backward, start, end in timeline.record(layer + (backward ? " backward" : " forward"), from: start, to: end) }
         }
