@@ -96,11 +96,30 @@ static float fp16_to_float(uint16_t half) {
     return value;
 }
 
-static uint16_t to16(int format, float value) { return format == VAE_FORMAT_BF16 ? bf16_from_float(value) : fp16_from_float(value); }
-static float from16(int format, uint16_t value) { return format == VAE_FORMAT_BF16 ? bf16_to_float(value) : fp16_to_float(value); }
+// Whole arrays, the format chosen once outside each loop.
+static void pack16(int format, const float *from, uint16_t *to, int64_t count) {
+    if (format == VAE_FORMAT_BF16) for (int64_t i = 0; i < count; i++) to[i] = bf16_from_float(from[i]);
+    else for (int64_t i = 0; i < count; i++) to[i] = fp16_from_float(from[i]);
+}
+
+static void unpack16(int format, const uint16_t *from, float *to, int64_t count) {
+    if (format == VAE_FORMAT_BF16) for (int64_t i = 0; i < count; i++) to[i] = bf16_to_float(from[i]);
+    else for (int64_t i = 0; i < count; i++) to[i] = fp16_to_float(from[i]);
+}
+
+// sum[i] = round16(f32(sum[i]) + f32(other[i])).
+static void add16(int format, uint16_t *sum, const uint16_t *other, int64_t count) {
+    if (format == VAE_FORMAT_BF16) for (int64_t i = 0; i < count; i++) sum[i] = bf16_from_float(bf16_to_float(sum[i]) + bf16_to_float(other[i]));
+    else for (int64_t i = 0; i < count; i++) sum[i] = fp16_from_float(fp16_to_float(sum[i]) + fp16_to_float(other[i]));
+}
 
 void vae_round_to_16_bits(float *buffer, int64_t count, int format) {
-    for (int64_t i = 0; i < count; i++) buffer[i] = from16(format, to16(format, buffer[i]));
+    uint16_t chunk[1024];
+    for (int64_t start = 0; start < count; start += 1024) {
+        int64_t n = count - start < 1024 ? count - start : 1024;
+        pack16(format, buffer + start, chunk, n);
+        unpack16(format, chunk, buffer + start, n);
+    }
 }
 
 static double now_seconds(void) {
@@ -153,8 +172,7 @@ static void add_partner(reduction *r) {
         for (int i = 0; i < r->count; i++) r->buffer[i] += r->scratch[i];
         return;
     }
-    uint16_t *mine = mine16(r), *theirs = theirs16(r);
-    for (int i = 0; i < r->count; i++) mine[i] = to16(r->format, from16(r->format, mine[i]) + from16(r->format, theirs[i]));
+    add16(r->format, mine16(r), theirs16(r), r->count);
 }
 
 int vae_mpi_reduction_start(float *buffer, float *scratch, int64_t count, int format, int32_t *handle) {
@@ -177,10 +195,7 @@ int vae_mpi_reduction_start(float *buffer, float *scratch, int64_t count, int fo
     *r = (reduction){.used = 1, .tree = tree, .format = tree ? format : VAE_FORMAT_FP32, .buffer = buffer, .scratch = scratch,
                      .count = (int)count, .distance = 1, .tag = TAG_BASE + reductions_started++ % TAG_BASE};
     r->requests[0] = r->requests[1] = MPI_REQUEST_NULL;
-    if (r->format != VAE_FORMAT_FP32) {
-        uint16_t *mine = mine16(r);
-        for (int i = 0; i < r->count; i++) mine[i] = to16(r->format, buffer[i]);
-    }
+    if (r->format != VAE_FORMAT_FP32) pack16(r->format, buffer, mine16(r), r->count);
     int rc = MPI_SUCCESS;
     if (!r->tree) rc = MPI_Iallreduce(MPI_IN_PLACE, buffer, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &r->requests[0]);
     else if (size > 1) rc = post_exchange(r);
@@ -206,8 +221,7 @@ static int advance(reduction *r, int block, double deadline, int32_t *done) {
         if (r->distance < size && (rc = post_exchange(r)) != MPI_SUCCESS) return rc;
     }
     if (r->format != VAE_FORMAT_FP32) {
-        uint16_t *sum = mine16(r);
-        for (int i = 0; i < r->count; i++) r->buffer[i] = from16(r->format, sum[i]);
+        unpack16(r->format, mine16(r), r->buffer, r->count);
         r->format = VAE_FORMAT_FP32;  // unpacked: a later test or wait finds nothing left to do
     }
     r->distance = size;

@@ -41,6 +41,17 @@ import Testing
         #expect(two == (try trajectory(ranks: 2, "bf16")), "a compressed run is reproducible")
     }
 
+    @Test func aNaNGradientOnRankOneStillStopsACompressedJob() throws {
+        // Each rank checks its float gradients before they are rounded, and the verdict travels in the float tail.
+        for compression in ["bf16", "fp16"] {
+            let outcome = try mpirunTrain(ranks: 2, fiftySteps + ["--set", "allreduce.compression=\(compression)", "--out", temporaryDirectory().path],
+                                          environment: ["VAE_NAN_AT_STEP": "1:7"], binary: faultInjectionBinary)
+            #expect(outcome.status != 0)
+            #expect(outcome.stderr.contains("step 7: the gradients went non-finite on rank 1; the run stops without taking the step"),
+                    "\(compression): \(outcome.stderr)")
+        }
+    }
+
     @Test func threeRanksSumFloatsWhateverTheSetting() throws {
         let batch48 = ["--set", "training.batch_size=48", "--set", "data.limit=2400"]
         let out = temporaryDirectory().path
