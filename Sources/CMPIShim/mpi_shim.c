@@ -2,7 +2,6 @@
 #include "mpi_shim.h"
 
 #include <limits.h>
-#include <math.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,7 +78,13 @@ static uint16_t fp16_from_float(float value) {
     if (magnitude > 0x7F800000u) return sign | 0x7E00u | (uint16_t)((magnitude >> 13) & 0x3FFu);
     if (magnitude == 0x7F800000u) return sign | 0x7C00u;
     if (magnitude >= 0x477FE000u) return sign | 0x7BFFu;                       // 65504 and beyond
-    if (magnitude < 0x38800000u) return sign | (uint16_t)nearbyintf(fabsf(value) * 0x1p24f);  // subnormal: units of 2^-24
+    if (magnitude < 0x38800000u) {                                              // subnormal: units of 2^-24
+        uint32_t exponent = magnitude >> 23;
+        if (exponent < 102) return sign;                                         // below 2^-25: 0
+        uint32_t significand = (magnitude & 0x7FFFFFu) | 0x800000u, shift = 126 - exponent;
+        uint32_t units = significand >> shift, rest = significand & ((1u << shift) - 1), half = 1u << (shift - 1);
+        return sign | (uint16_t)(units + (rest > half || (rest == half && (units & 1u))));
+    }
     uint32_t rebiased = magnitude - 0x38000000u;                                 // exponent 127 → 15
     return sign | (uint16_t)((rebiased + 0x0FFFu + ((rebiased >> 13) & 1u)) >> 13);
 }
