@@ -34,7 +34,7 @@ let package = Package(
         // What every room shares: errors for people, the durable file write, the clock, shape formatting.
         .target(name: "VAESupport"),
         // The run's settings: YAML with --set overrides, validated, every default written once.
-        .target(name: "VAEConfig", dependencies: ["VAEMath", "VAESupport", .product(name: "Yams", package: "Yams")]),
+        .target(name: "VAEConfig", dependencies: ["VAEMath", "VAECommunication", "VAESupport", .product(name: "Yams", package: "Yams")]),
         // Data: IDX files and image folders (JPEG and PNG decoding, resizing, the decoded cache), image data sets,
         // the test set and its labels, CelebA's attributes, the epoch sampler.
         .target(name: "VAEData", dependencies: [

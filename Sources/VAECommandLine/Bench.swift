@@ -68,7 +68,7 @@ struct Bench: ParsableCommand {
                 batchPerRank: batchPerRank, microBatch: config.training.microBatch, zDim: config.model.zDim, steps: steps, warmup: warmup,
                 imagesPerSecond: rounded(images / elapsed, 1), stepMilliseconds: rounded(elapsed * 1000 / Double(steps), 3),
                 gigaflopsPerSecond: rounded(images * flopsPerImage / elapsed / 1e9, 1),
-                allreduce: config.allreduce.overlap ? "overlapped" : "fused", buckets: trainer.bucketCount,
+                allreduce: config.allreduce.overlap ? "overlapped" : "fused", buckets: trainer.bucketCount, compression: config.allreduce.compression.rawValue,
                 allreduceMilliseconds: rounded(allreduce * 1000 / Double(steps), 3), exposedCommFraction: rounded(exposed / elapsed, 4),
                 syncWaitFraction: rounded((allreduce - exposed) / elapsed, 4), peakRSSMegabytes: rounded(Double(usage.ru_maxrss) / 1024, 1),
                 launchToFirstStepSeconds: rounded(startup, 3))
@@ -90,12 +90,13 @@ struct BenchResult: Encodable {
     let imagesPerSecond, stepMilliseconds, gigaflopsPerSecond: Double
     let allreduce: String
     let buckets: Int
+    let compression: String
     let allreduceMilliseconds, exposedCommFraction, syncWaitFraction, peakRSSMegabytes, launchToFirstStepSeconds: Double
 
     enum CodingKeys: String, CodingKey {
         case peer, backend, data, ranks, threadsPerRank = "threads_per_rank", batchPerRank = "batch_per_rank", microBatch = "micro_batch"
         case zDim = "z_dim", steps, warmup, imagesPerSecond = "images_per_s", stepMilliseconds = "step_ms"
-        case gigaflopsPerSecond = "gflops_per_s", allreduce, buckets, allreduceMilliseconds = "allreduce_ms"
+        case gigaflopsPerSecond = "gflops_per_s", allreduce, buckets, compression, allreduceMilliseconds = "allreduce_ms"
         case exposedCommFraction = "exposed_comm_fraction", syncWaitFraction = "sync_wait_fraction", peakRSSMegabytes = "peak_rss_mb"
         case launchToFirstStepSeconds = "launch_to_first_step_s"
     }

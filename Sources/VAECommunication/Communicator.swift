@@ -16,8 +16,10 @@ public protocol Communicator: AnyObject {
 
     /// Starts an in-place elementwise sum over all ranks; the buffer must stay untouched until `wait()` returns.
     /// With a power-of-two number of ranks the result is the complete binary tree ((r0 + r1) + (r2 + r3)) …,
-    /// bit for bit, whatever the transport and however many sums are in flight.
-    func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingReduction
+    /// bit for bit, whatever the transport and however many sums are in flight. With `compression` the
+    /// tree's leaves and each of its sums are rounded to 16 bits (at one rank: the buffer is rounded), and
+    /// every rank still ends with the same bits; other rank counts ignore it and sum floats.
+    func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, compression: AllreduceCompression) throws -> PendingReduction
     /// Overwrites `buffer` on every rank with rank `root`'s bytes.
     func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws
     func barrier() throws
@@ -31,8 +33,15 @@ extension Communicator {
     /// "rank 1 of 4: " before a message, or nothing in a world of one.
     public var rankLabel: String { size > 1 ? "rank \(rank) of \(size): " : "" }
 
+    /// The sum of floats, uncompressed.
+    public func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingReduction {
+        try startAllreduceSum(buffer, compression: .none)
+    }
+
     /// The blocking sum: start, then wait.
-    public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws { try startAllreduceSum(buffer).wait() }
+    public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, compression: AllreduceCompression = .none) throws {
+        try startAllreduceSum(buffer, compression: compression).wait()
+    }
 }
 
 /// A started non-blocking reduction. Call `wait()` exactly once.
@@ -80,7 +89,12 @@ public final class SingleProcessCommunicator: Communicator {
     /// A world of one never waits.
     public var waitLimit: Duration? = nil
 
-    public func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingReduction { .complete }
+    /// The sum of one rank is its buffer; compressed, rounded to 16 bits as a rank's share would be before it
+    /// travels, so that the step trains on 16-bit gradients at every rank count.
+    public func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, compression: AllreduceCompression) throws -> PendingReduction {
+        compression.round(buffer)
+        return .complete
+    }
     public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {}
     public func barrier() throws {}
     public func allgather(_ record: [UInt8]) throws -> [[UInt8]] { [record] }

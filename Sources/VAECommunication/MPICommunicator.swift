@@ -38,12 +38,12 @@ public final class MPICommunicator: Communicator {
         vae_mpi_finalize()
     }
 
-    public func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingReduction {
+    public func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, compression: AllreduceCompression) throws -> PendingReduction {
         let scratch = takeScratch(buffer.count)
         var handle: Int32 = -1
         let count = buffer.count
         do {
-            try Self.check(vae_mpi_reduction_start(buffer.baseAddress, scratch.baseAddress, Int64(count), &handle), "start of the allreduce of \(count) floats")
+            try Self.check(vae_mpi_reduction_start(buffer.baseAddress, scratch.baseAddress, Int64(count), compression.format, &handle), "start of the allreduce of \(count) floats")
         } catch {
             freeScratch.append(scratch)
             throw error

@@ -34,6 +34,7 @@ extension TrainingConfig {
         let a = try root.section("allreduce")
         allreduce.overlap = try a.bool("overlap", default: allreduce.overlap)
         allreduce.bucketKB = try a.int("bucket_kb", default: allreduce.bucketKB, "a positive integer") { $0 > 0 }
+        allreduce.compression = try a.choice("compression", default: allreduce.compression)
         try a.finish()
         let out = try root.section("output")
         output.directory = try out.string("dir", default: output.directory) ?? output.directory

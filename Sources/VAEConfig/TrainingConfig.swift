@@ -4,6 +4,7 @@
 // reference.
 
 import Foundation
+import VAECommunication
 import VAEMath
 import VAESupport
 
@@ -118,15 +119,28 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
         }
     }
 
-    /// How the gradients are summed over the ranks. Either way the sums are bit for bit the same.
+    /// How the gradients are summed over the ranks. Overlapped or not, the sums are bit for bit the same;
+    /// compressed, they are other bits, still the same on every rank.
     public struct Allreduce: Equatable, Sendable, Codable {
         /// Buckets of layers, each summed while the backward pass goes on (PyTorch DDP's design); false: one
         /// allreduce of the whole buffer after the backward pass.
         public var overlap = true
         /// A bucket closes once it holds this many KiB of gradients.
         public var bucketKB = 64
+        /// What the gradients travel as: floats, or 16 bits (half the bytes), every partial sum rounded.
+        public var compression = AllreduceCompression.none
 
-        enum CodingKeys: String, CodingKey { case overlap, bucketKB = "bucket_kb" }
+        enum CodingKeys: String, CodingKey { case overlap, bucketKB = "bucket_kb", compression }
+
+        public init() {}
+
+        /// Keys added after a checkpoint was written keep their defaults.
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            overlap = try c.decode(Bool.self, forKey: .overlap)
+            bucketKB = try c.decode(Int.self, forKey: .bucketKB)
+            compression = try c.decodeIfPresent(AllreduceCompression.self, forKey: .compression) ?? compression
+        }
     }
 
     public struct Output: Equatable, Sendable, Codable {

@@ -7,7 +7,8 @@
 // goes last, after the backward pass. Without overlap there is one bucket, the whole buffer, after backward.
 // Element by element every path does the same additions, so overlapped and fused runs are bit-identical.
 // The last bucket is waited for first: it carries the step's verdict, which must be known before any
-// parameter moves.
+// parameter moves. With allreduce.compression the gradients' buckets travel as 16 bits; the tail never
+// does (its counts and loss sums stay exact floats), so without overlap the tail is a bucket of its own.
 
 import VAECommunication
 import VAEMath
@@ -23,6 +24,9 @@ final class GradientReduction {
     /// Wall time inside the communicator's calls: starting, moving on and waiting for the sums.
     private(set) var seconds = 0.0
     private let communicator: Communicator
+    private let compression: AllreduceCompression
+    /// Where the gradients end and the tail begins.
+    private let parameterCount: Int
     private let buffer: UnsafeMutableBufferPointer<Float>
     private let leaves: PairwiseSum
     private let bucketOfLayer: [Int: Int]
@@ -41,13 +45,17 @@ final class GradientReduction {
     /// them, tiling the front of the buffer), then the tail. `sending` hears each bucket's range once this
     /// rank's micro-batch sum fills it and before it is sent: the last moment this rank's own numbers are there.
     init(buffer: UnsafeMutableBufferPointer<Float>, layerRanges: [Range<Int>], overlap: Bool, bucketFloats: Int,
-         communicator: Communicator, sending: @escaping (Range<Int>) -> Void = { _ in }) {
+         compression: AllreduceCompression = .none, communicator: Communicator, sending: @escaping (Range<Int>) -> Void = { _ in }) {
         self.buffer = buffer
         self.communicator = communicator
+        self.compression = compression
         self.sending = sending
+        let parameterCount = layerRanges.map(\.upperBound).max() ?? 0
+        self.parameterCount = parameterCount
         leaves = PairwiseSum(count: buffer.count)
         buckets = overlap ? Self.plan(layerRanges, bufferCount: buffer.count, bucketFloats: bucketFloats)
-                          : [Bucket(range: 0..<buffer.count, layers: 0)]
+                : compression == .none || parameterCount == buffer.count ? [Bucket(range: 0..<buffer.count, layers: 0)]
+                : [Bucket(range: 0..<parameterCount, layers: 0), Bucket(range: parameterCount..<buffer.count, layers: 0)]
         // Keyed by where a layer's range starts; empty without overlap, where no layer is heard.
         let buckets = buckets
         bucketOfLayer = overlap ? Dictionary(uniqueKeysWithValues: layerRanges.map { layer in
@@ -132,8 +140,9 @@ final class GradientReduction {
         let range = buckets[nextBucket].range
         leaves.finish(range, lastLeaf: buffer.baseAddress!, into: buffer.baseAddress!)
         sending(range)
+        let travelsAs = range.upperBound <= parameterCount ? compression : .none
         if timeline != nil { bucketStarts.append(.now) }
-        try timed { inFlight.append(try communicator.startAllreduceSum(UnsafeMutableBufferPointer(rebasing: buffer[range]))) }
+        try timed { inFlight.append(try communicator.startAllreduceSum(UnsafeMutableBufferPointer(rebasing: buffer[range]), compression: travelsAs)) }
         nextBucket += 1
     }
 

@@ -24,12 +24,12 @@ final class FailingCommunicator: Communicator {
         set { base.waitLimit = newValue }
     }
 
-    func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingReduction {
+    func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, compression: AllreduceCompression) throws -> PendingReduction {
         if rank == failingRank {
             calls += 1
             if calls == failingCall { throw CommunicationError("injected failure in allreduce \(calls) (VAE_FAIL_AT_ALLREDUCE)") }
         }
-        return try base.startAllreduceSum(buffer)
+        return try base.startAllreduceSum(buffer, compression: compression)
     }
 
     func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws { try base.broadcast(buffer, root: root) }

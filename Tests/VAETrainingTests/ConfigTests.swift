@@ -54,6 +54,20 @@ import VAETraining
         #expect(TrainingConfig().allreduce.overlap && TrainingConfig().allreduce.bucketKB == 64)
         #expect(expectVAEError("allreduce.bucket_kb", "a positive integer") { _ = try load("", ["allreduce.bucket_kb=0"]) } == nil)
         #expect(expectVAEError("allreduce.overlap", "true or false") { _ = try load("", ["allreduce.overlap=sometimes"]) } == nil)
+        #expect(TrainingConfig().allreduce.compression == .none)
+        #expect(try load("", ["allreduce.compression=bf16"]).allreduce.compression == .bf16)
+        #expect(expectVAEError("allreduce.compression", "one of none, bf16, fp16", "'int8'") { _ = try load("", ["allreduce.compression=int8"]) } == nil)
+        var compressed = TrainingConfig()
+        compressed.allreduce.compression = .fp16
+        #expect(compressed.trajectorySettings != TrainingConfig().trajectorySettings, "ranks compare it: it changes the bits")
+    }
+
+    @Test func checkpointsFromBeforeCompressionStillDecode() throws {
+        var object = try #require(try JSONSerialization.jsonObject(with: Data(try JSON.line(TrainingConfig()).utf8)) as? [String: Any])
+        var allreduce = try #require(object["allreduce"] as? [String: Any])
+        allreduce["compression"] = nil
+        object["allreduce"] = allreduce
+        #expect(try JSON.decode(TrainingConfig.self, from: JSONSerialization.data(withJSONObject: object)) == TrainingConfig())
     }
 
     @Test func nonfiniteStepsAndTheWatchdog() throws {

@@ -36,13 +36,16 @@ import VAECommunication
     /// Two ranks holding the same gradients, as seen by one: a sum doubles the buffer. Logs each call.
     final class DoublingCommunicator: Communicator {
         var log: [String] = []
+        /// What each started sum was asked to travel as.
+        var compressions: [AllreduceCompression] = []
         var rank: Int { 0 }
         var size: Int { 2 }
         var localRank: Int { 0 }
         var localSize: Int { 2 }
         var waitLimit: Duration?
-        func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingReduction {
+        func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, compression: AllreduceCompression) throws -> PendingReduction {
             log.append("start \(buffer.count)")
+            compressions.append(compression)
             return PendingReduction(advance: { true }, finish: { [self] in
                 for i in buffer.indices { buffer[i] *= 2 }
                 log.append("wait \(buffer.count)")
@@ -104,6 +107,22 @@ import VAECommunication
         #expect(asked == 1 && summed.isEmpty && communicator.log == ["start 22", "wait 22"])
         try reduction.finishStep(proceed: { true }) { summed.append($0) }
         #expect(summed == [0..<22], "the next step starts afresh")
+    }
+
+    @Test func compressionLeavesTheTailAsFloatsInABucketOfItsOwn() throws {
+        for overlap in [false, true] {
+            let communicator = DoublingCommunicator()
+            let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: 22)
+            defer { buffer.deallocate() }
+            let layers = [14..<20, 10..<14, 0..<10]
+            let reduction = GradientReduction(buffer: buffer, layerRanges: layers, overlap: overlap, bucketFloats: 8,
+                                              compression: .bf16, communicator: communicator)
+            #expect(reduction.buckets.last?.range == 20..<22, "the loss sums, counts and batch statistics: \(reduction.buckets)")
+            _ = buffer.update(from: [Float](repeating: 1, count: 22))
+            if overlap { layers.forEach { reduction.layerFinished!($0) } }
+            try reduction.finishStep(proceed: { true }) { _ in }
+            #expect(communicator.compressions == reduction.buckets.dropLast().map { _ in .bf16 } + [.none])
+        }
     }
 
     @Test func theBookModelSplitsIntoSeveralBucketsAtTheDefaultSize() throws {

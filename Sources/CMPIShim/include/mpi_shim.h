@@ -25,11 +25,23 @@ void vae_mpi_set_wait_limit(double seconds);
 /// other rank of two; -1 when MPI's own collective algorithm hides it.
 int vae_mpi_stalled_partner(void);
 
+/// What a reduction's numbers travel as.
+#define VAE_FORMAT_FP32 0
+#define VAE_FORMAT_BF16 1
+#define VAE_FORMAT_FP16 2
+
+/// Rounds each float to the 16-bit `format` (nearest, ties to even) and back, in place: what a 16-bit
+/// reduction does to a rank's numbers before they travel. NaN and ±inf survive; fp16 saturates at ±65504.
+void vae_round_to_16_bits(float *buffer, int64_t count, int format);
+
 /// Starts an in-place sum over all ranks; `handle` receives its handle. With a power-of-two number of ranks
 /// it is recursive doubling: every rank computes the same complete binary tree ((r0 + r1) + (r2 + r3)) …, so the
-/// result's bits do not depend on the algorithm MPI would pick; `scratch` then holds `count` floats. Otherwise
-/// it is MPI_Iallreduce, bracketed as the library likes. Neither buffer may be touched until the wait returns.
-int vae_mpi_reduction_start(float *buffer, float *scratch, int64_t count, int32_t *handle);
+/// result's bits do not depend on the algorithm MPI would pick; `scratch` then holds `count` floats. With
+/// `format` BF16 or FP16 the tree's leaves and every partial sum are rounded to that format and travel as 16
+/// bits (half the bytes), and the sum is widened back into `buffer` at the end; at one rank that is a rounding.
+/// Otherwise it is MPI_Iallreduce of floats, bracketed as the library likes, whatever `format` says. Neither
+/// buffer may be touched until the wait returns.
+int vae_mpi_reduction_start(float *buffer, float *scratch, int64_t count, int format, int32_t *handle);
 /// Moves the reduction on without blocking; *done becomes 1 once the sum is complete.
 int vae_mpi_reduction_test(int32_t handle, int32_t *done);
 /// Completes the reduction and frees its handle.
