@@ -20,7 +20,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Images per rank per step.") var batchPerRank = 32
     @Option(help: "Timed steps.") var steps = 200
     @Option(help: "Untimed steps first.") var warmup = 20
-    @Option(help: "Training images to load (default 20000), or to make with --synthetic (default: as many as the steps take, at most \(Bench.syntheticCap), at least one global batch).")
+    @Option(help: "Training images to load (default 20000; 0: all), or to make with --synthetic (default: as many as the steps take, at most \(Bench.syntheticCap), at least one global batch).")
     var limit: Int?
     @Flag(help: "Copy a folder's images from its mapped cache into memory first, as an IDX file's are.") var inMemory = false
     @Flag(help: "Time on random images of the config's input shape made in memory, reading no data file or folder.") var synthetic = false
@@ -32,7 +32,9 @@ struct Bench: ParsableCommand {
         guard steps > 0 else { throw ValidationError("--steps \(steps): must be at least 1") }
         guard warmup >= 0 else { throw ValidationError("--warmup \(warmup): must be at least 0") }
         guard batchPerRank > 0 else { throw ValidationError("--batch-per-rank \(batchPerRank): must be at least 1") }
-        if let limit, limit <= 0 { throw ValidationError("--limit \(limit): must be at least 1") }
+        if let limit, limit < 0 || (limit == 0 && synthetic) {
+            throw ValidationError("--limit \(limit): must be at least 1" + (synthetic ? " with --synthetic" : ", or 0 for all"))
+        }
         if synthetic && inMemory { throw ValidationError("--synthetic images are in memory already; leave out --in-memory") }
     }
 
