@@ -1,12 +1,14 @@
-// `vae bench`: warm-up steps, then timed steps of the trainer's own loop on the real data, alone or under
-// mpirun; rank 0 prints one JSON line. Defaults match launch/peers/*_vae.py: batch 32 per rank, z 2, the
-// first 20,000 Fashion-MNIST images, 20 warm-up and 200 timed steps.
+// `vae bench`: warm-up steps, then timed steps of the trainer's own loop on the real data, or with
+// --synthetic on random in-memory images of the config's input shape (no files), alone or under mpirun;
+// rank 0 prints one JSON line. Defaults match launch/peers/*_vae.py: batch 32 per rank, z 2, the first
+// 20,000 Fashion-MNIST images, 20 warm-up and 200 timed steps.
 
 import ArgumentParser
 import CBLAS
 import Foundation
 import VAECommunication
 import VAEConfig
+import VAEData
 import VAESupport
 import VAETraining
 
@@ -18,13 +20,22 @@ struct Bench: ParsableCommand {
     @Option(help: "Images per rank per step.") var batchPerRank = 32
     @Option(help: "Timed steps.") var steps = 200
     @Option(help: "Untimed steps first.") var warmup = 20
-    @Option(help: "Training images to load.") var limit = 20_000
+    @Option(help: "Training images to load (default 20000; 0: all), or to make with --synthetic (default: as many as the steps take, at most \(Bench.syntheticCap), at least one global batch).")
+    var limit: Int?
     @Flag(help: "Copy a folder's images from its mapped cache into memory first, as an IDX file's are.") var inMemory = false
+    @Flag(help: "Time on random images of the config's input shape made in memory, reading no data file or folder.") var synthetic = false
+
+    /// Synthetic images cycle through epochs like real ones; more than this would only cost memory (25 MB of faces).
+    static let syntheticCap = 512
 
     func validate() throws {
         guard steps > 0 else { throw ValidationError("--steps \(steps): must be at least 1") }
         guard warmup >= 0 else { throw ValidationError("--warmup \(warmup): must be at least 0") }
         guard batchPerRank > 0 else { throw ValidationError("--batch-per-rank \(batchPerRank): must be at least 1") }
+        if let limit, limit < 0 || (limit == 0 && synthetic) {
+            throw ValidationError("--limit \(limit): must be at least 1" + (synthetic ? " with --synthetic" : ", or 0 for all"))
+        }
+        if synthetic && inMemory { throw ValidationError("--synthetic images are in memory already; leave out --in-memory") }
     }
 
     func run() throws {
@@ -32,11 +43,20 @@ struct Bench: ParsableCommand {
         let communicator = try joinRanks()
         try reportingErrors(communicator) {
             var config = try settings.load()
-            config.training.batchSize = batchPerRank * communicator.size
-            config.data.limit = limit
+            let globalBatch = batchPerRank * communicator.size
+            config.training.batchSize = globalBatch
+            config.data.limit = limit ?? (synthetic ? max(globalBatch, min((warmup + steps) * globalBatch, Bench.syntheticCap)) : 20_000)
             setMathThreads(localRanks: communicator.localSize)
-            var trainer = try Trainer(config: config, communicator: communicator)
-            if inMemory { trainer = try Trainer(config: config, dataset: trainer.dataset.copiedIntoMemory(), communicator: communicator) }
+            var trainer: Trainer
+            if synthetic {
+                let m = config.model
+                let images = ImageDataset(synthetic: config.data.limit, imageShape: [m.inputHeight, m.inputWidth, m.inputChannels],
+                                          seed: UInt64(config.training.seed))
+                trainer = try Trainer(config: config, dataset: images, communicator: communicator)
+            } else {
+                trainer = try Trainer(config: config, communicator: communicator)
+                if inMemory { trainer = try Trainer(config: config, dataset: trainer.dataset.copiedIntoMemory(), communicator: communicator) }
+            }
             try trainer.synchronizeRanks()
             var startup = 0.0
             try trainer.train(steps: 0..<warmup) { step, _ in if step == 0 { startup = launched.secondsElapsed } }
@@ -64,7 +84,7 @@ struct Bench: ParsableCommand {
             let flopsPerImage = 6.0 * Double(config.model.forwardMultiplyAdds)  // forward 2·MACs, backward twice that
             guard communicator.rank == 0 else { return }
             let result = BenchResult(
-                backend: config.training.convBackend.rawValue, data: trainer.dataset.names.isEmpty ? "idx" : inMemory ? "folder in memory" : "folder, mapped cache", ranks: communicator.size, threadsPerRank: Int(openblas_get_num_threads()),
+                backend: config.training.convBackend.rawValue, data: synthetic ? "synthetic" : trainer.dataset.names.isEmpty ? "idx" : inMemory ? "folder in memory" : "folder, mapped cache", ranks: communicator.size, threadsPerRank: Int(openblas_get_num_threads()),
                 batchPerRank: batchPerRank, microBatch: config.training.microBatch, zDim: config.model.zDim, steps: steps, warmup: warmup,
                 imagesPerSecond: rounded(images / elapsed, 1), stepMilliseconds: rounded(elapsed * 1000 / Double(steps), 3),
                 gigaflopsPerSecond: rounded(images * flopsPerImage / elapsed / 1e9, 1),

@@ -31,6 +31,9 @@ extension TrainingConfig {
         try readModel(root.section("model"))
         try readData(root.section("data"))
         try readTraining(root.section("training"))
+        let sc = try root.section("schedule")
+        schedule.warmupSteps = try sc.int("warmup_steps", default: schedule.warmupSteps, "0 (off) or a positive number of steps") { $0 >= 0 }
+        try sc.finish()
         let a = try root.section("allreduce")
         allreduce.overlap = try a.bool("overlap", default: allreduce.overlap)
         allreduce.bucketKB = try a.int("bucket_kb", default: allreduce.bucketKB, "a positive integer") { $0 > 0 }

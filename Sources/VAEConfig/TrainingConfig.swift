@@ -1,5 +1,5 @@
-// TrainingConfig: everything a run needs, in sections model, data, training, allreduce, output, checkpoint,
-// samples and watchdog. The initial values below are the one place defaults are written (the GDL_code digits
+// TrainingConfig: everything a run needs, in sections model, data, training, schedule, allreduce, output,
+// checkpoint, samples and watchdog. The initial values below are the one place defaults are written (the GDL_code digits
 // run); YAML (TrainingConfig+YAML.swift) and state.json use the same snake_case keys. See README.md for the
 // reference.
 
@@ -119,6 +119,24 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
         }
     }
 
+    /// How the learning rate moves over the run, beyond training.learning_rate and its step decay.
+    public struct Schedule: Equatable, Sendable, Codable {
+        /// The first this many optimizer steps ramp the rate linearly up to training.learning_rate (step s takes
+        /// (s + 1) / warmup_steps of it; see StepDecaySchedule), as the linear scaling rule wants when the
+        /// global batch grows; 0: no warm-up.
+        public var warmupSteps = 0
+
+        enum CodingKeys: String, CodingKey { case warmupSteps = "warmup_steps" }
+
+        public init() {}
+
+        /// Keys added after a checkpoint was written keep their defaults.
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            warmupSteps = try c.decodeIfPresent(Int.self, forKey: .warmupSteps) ?? warmupSteps
+        }
+    }
+
     /// How the gradients are summed over the ranks. Overlapped or not, the sums are bit for bit the same;
     /// compressed, they are other bits, still the same on every rank.
     public struct Allreduce: Equatable, Sendable, Codable {
@@ -190,13 +208,14 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
     public var model = Architecture.gdlDigits
     public var data = Data()
     public var training = Training()
+    public var schedule = Schedule()
     public var allreduce = Allreduce()
     public var output = Output()
     public var checkpoint = Checkpointing()
     public var samples = Samples()
     public var watchdog = Watchdog()
 
-    enum CodingKeys: String, CodingKey { case model, data, training, allreduce, output, checkpoint, samples, watchdog }
+    enum CodingKeys: String, CodingKey { case model, data, training, schedule, allreduce, output, checkpoint, samples, watchdog }
 
     public init() {}
 
@@ -206,6 +225,7 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
         model = try c.decode(Architecture.self, forKey: .model)
         data = try c.decode(Data.self, forKey: .data)
         training = try c.decode(Training.self, forKey: .training)
+        schedule = try c.decodeIfPresent(Schedule.self, forKey: .schedule) ?? schedule
         allreduce = try c.decode(Allreduce.self, forKey: .allreduce)
         output = try c.decode(Output.self, forKey: .output)
         checkpoint = try c.decode(Checkpointing.self, forKey: .checkpoint)
@@ -224,8 +244,9 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
         return settings
     }
 
-    public var schedule: StepDecaySchedule {
+    /// The learning rate of every step: training's rate and step decay, with the schedule's warm-up.
+    public var learningRates: StepDecaySchedule {
         StepDecaySchedule(initialRate: Float(training.learningRate), decayFactor: Float(training.lrDecay),
-                          stepSize: training.lrStepSize)
+                          stepSize: training.lrStepSize, warmupSteps: schedule.warmupSteps)
     }
 }

@@ -1,6 +1,7 @@
 // ImageDataset: the images of an IDX file or of a folder of JPEG/PNG files, kept as bytes (a quarter of the
 // memory of Floats) and scaled to [0, 1] only when a batch is gathered. Layout NHWC: (count, height, width,
-// channels). A folder's images come from its decoded cache (ImageCache), mapped rather than read.
+// channels). A folder's images come from its decoded cache (ImageCache), mapped rather than read; synthetic
+// images (`vae bench --synthetic`) are made in memory.
 
 import Foundation
 import VAEConfig
@@ -33,6 +34,28 @@ public struct ImageDataset {
         count = limit > 0 ? min(limit, d[0]) : d[0]
         (height, width, channels) = (d[1], d[2], d.count == 4 ? d[3] : 1)
         bytes = ImageBytes(Array(file.bytes[0..<(count * height * width * channels)]))
+        (names, indexByName, skipped, firstPixel, slots) = ([], [:], [], 0, nil)
+    }
+
+    /// `count` images of `imageShape` ([height, width, channels]) in memory, every byte uniformly random and
+    /// a pure function of (`seed`, image, byte's place): data of any config's input shape for timing, without files.
+    /// Its `path` is "synthetic".
+    public init(synthetic count: Int, imageShape: [Int], seed: UInt64 = 0) {
+        precondition(count > 0 && imageShape.count == 3 && imageShape.allSatisfy { $0 > 0 }, "\(count) synthetic images of \(imageShape)")
+        let size = imageShape.reduce(1, *)
+        var pixels = [UInt8](repeating: 0, count: count * size)
+        pixels.withUnsafeMutableBytes { out in
+            for image in 0..<count {
+                for chunk in stride(from: 0, to: size, by: 8) {  // 8 bytes a draw
+                    let bits = CounterRandom.bits(seed: seed, purpose: .syntheticImages, UInt64(image), UInt64(chunk / 8), 0)
+                    for byte in chunk..<min(chunk + 8, size) { out[image * size + byte] = UInt8(truncatingIfNeeded: bits >> (8 * (byte - chunk))) }
+                }
+            }
+        }
+        path = "synthetic"
+        self.count = count
+        (height, width, channels) = (imageShape[0], imageShape[1], imageShape[2])
+        bytes = ImageBytes(pixels)
         (names, indexByName, skipped, firstPixel, slots) = ([], [:], [], 0, nil)
     }
 

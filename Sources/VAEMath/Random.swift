@@ -12,6 +12,7 @@ public enum RandomPurpose: UInt64, Sendable {
     case latentNoise = 3
     case dropout = 4
     case priorSamples = 5
+    case syntheticImages = 6
 }
 
 public enum CounterRandom {

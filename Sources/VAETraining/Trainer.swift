@@ -150,7 +150,7 @@ public final class Trainer {
         // arrives, while later buckets travel; otherwise nothing moves, Adam's step count included.
         try reduction.finishStep(proceed: {
             guard exchange.allFinite else { return false }
-            optimizer.advance(learningRate: config.schedule.learningRate(epoch: epoch))
+            optimizer.advance(learningRate: learningRate(step: step))
             return true
         }) { range in
             optimizer.apply(range.clamped(to: 0..<p.count), parameters: p.values, gradients: p.gradients)
@@ -158,6 +158,12 @@ public final class Trainer {
         let skipped = exchange.allFinite ? nil : try dropNonfiniteStep(step)
         if skipped == nil { p.updateRunningAverages(batches: sampler.globalBatch / microBatch) }
         return StepResult(loss: exchange.loss(samples: samples * communicator.size), stopSignal: exchange.stopSignal, skipped: skipped)
+    }
+
+    /// The learning rate global step `step` (0-based) takes: the step decay of its epoch, during
+    /// schedule.warmup_steps its share of the warm-up.
+    public func learningRate(step: Int) -> Float {
+        config.learningRates.learningRate(step: step, epoch: schedule.epoch(of: step).epoch)
     }
 
     /// The loop: global steps `steps`, each followed by `after`, ending early after a step that a signal stops.
@@ -232,7 +238,7 @@ public final class Trainer {
         let signal = try train(steps: first..<schedule.totalSteps) { step, result in
             let (epoch, stepInEpoch) = schedule.epoch(of: step)
             done = step + 1
-            let learningRate = config.schedule.learningRate(epoch: epoch)
+            let learningRate = self.learningRate(step: step)
             if stepInEpoch == 0 || step == first {
                 epochMeter = Meter(allreduceSeconds: allreduceSeconds)
                 intervalMeter = epochMeter
@@ -314,7 +320,7 @@ public final class Trainer {
             let (epoch, stepInEpoch) = schedule.epoch(of: done)
             let state = CheckpointState(step: done, epoch: epoch, stepInEpoch: stepInEpoch, seed: config.training.seed,
                                         worldSize: communicator.size, globalBatch: sampler.globalBatch,
-                                        learningRate: config.schedule.learningRate(epoch: epoch), config: config)
+                                        learningRate: learningRate(step: done), config: config)
             let path = try Checkpoint.write(runDirectory: config.output.directory, model: model, optimizer: optimizer,
                                             state: state, keep: config.checkpoint.keep)
             log("checkpoint \(path)")

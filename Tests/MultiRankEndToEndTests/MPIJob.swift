@@ -36,11 +36,16 @@ func mpirunTrain(ranks: Int, mpiOptions: [String] = [], _ arguments: [String], e
 }
 
 /// The per-interval losses rank 0 wrote to DIR/metrics.jsonl.
-func intervalLosses(in directory: String) throws -> [Double] {
+func intervalLosses(in directory: String) throws -> [Double] { try losses(kind: "interval", in: directory) }
+
+/// The per-epoch mean losses rank 0 wrote to DIR/metrics.jsonl.
+func epochLosses(in directory: String) throws -> [Double] { try losses(kind: "epoch", in: directory) }
+
+private func losses(kind: String, in directory: String) throws -> [Double] {
     let text = try String(contentsOfFile: directory + "/metrics.jsonl", encoding: .utf8)
     return try text.split(separator: "\n").compactMap { line in
         let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
-        return object["kind"] as? String == "interval" ? object["loss"] as? Double : nil
+        return object["kind"] as? String == kind ? object["loss"] as? Double : nil
     }
 }
 

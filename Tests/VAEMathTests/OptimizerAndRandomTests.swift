@@ -39,6 +39,17 @@ import VAEMath
         #expect(schedule.learningRate(epoch: 5) == 0.00025)
     }
 
+    @Test func linearWarmUp() {
+        let schedule = StepDecaySchedule(initialRate: 0.002, decayFactor: 0.5, stepSize: 2, warmupSteps: 4)
+        let rates = (0..<6).map { schedule.learningRate(step: $0, epoch: 0) }
+        #expect(zip(rates, [0.0005, 0.001, 0.0015, 0.002, 0.002, 0.002] as [Float]).allSatisfy { abs($0 - $1) < 1e-9 }, "\(rates)")
+        #expect(abs(schedule.learningRate(step: 2, epoch: 2) - 0.00075) < 1e-9, "the warm-up scales the decayed rate")
+        for warmupSteps in [0, 1] {
+            let off = StepDecaySchedule(initialRate: 0.0005, decayFactor: 0.9, stepSize: 1, warmupSteps: warmupSteps)
+            #expect((0..<5).allSatisfy { off.learningRate(step: $0 * 7, epoch: $0) == off.learningRate(epoch: $0) }, "no warm-up: the step-decay rate")
+        }
+    }
+
     @Test func lossTermsAtKnownPoints() {
         let x = Tensor(batch: 2, itemShape: [2], values: [0, 1, 0.5, 0.5])
         let y = Tensor(batch: 2, itemShape: [2], values: [1, 1, 0.5, 0])

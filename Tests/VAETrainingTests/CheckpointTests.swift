@@ -38,6 +38,25 @@ import VAETraining
         #expect(optimizer(straight) == optimizer(interrupted))
     }
 
+    /// The warm-up is a function of the global step alone, so a run resumed in the middle of it takes the same
+    /// rates, and ends with the same bytes, as one never stopped.
+    @Test func resumingMidWarmUpEndsByteIdentical() throws {
+        func warmingUp(_ out: String, epochs: Int = 2, everySteps: Int = 0) -> TrainingConfig {
+            var c = config(out, epochs: epochs, everySteps: everySteps)
+            c.schedule.warmupSteps = 30
+            return c
+        }
+        let straight = temporaryDirectory().path, interrupted = temporaryDirectory().path
+        let trainer = try Trainer(config: warmingUp(straight))
+        #expect(trainer.learningRate(step: 0) == Float(0.0005) / 30 && trainer.learningRate(step: 29) == 0.0005)
+        try trainer.run(log: { _ in })
+        #expect(trainer.reports.map(\.learningRate) == [Float(0.0005) * 20 / 30, 0.0005])
+        try Trainer(config: warmingUp(interrupted, epochs: 1, everySteps: 7)).run(log: { _ in })
+        let resumed = try Trainer(config: warmingUp(interrupted))
+        #expect(try resumed.run(resumingFrom: try Checkpoint.read(interrupted + "/checkpoints/step-00000007"), log: { _ in }) == .completed)
+        #expect(modelBytes(straight + "/checkpoints/step-00000040") == modelBytes(interrupted + "/checkpoints/step-00000040"))
+    }
+
     @Test func pruningKeepsTheNewest() throws {
         let out = temporaryDirectory().path
         try Trainer(config: config(out, epochs: 2, everySteps: 3, keep: 2)).run(log: { _ in })

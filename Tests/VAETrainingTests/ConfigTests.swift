@@ -81,6 +81,19 @@ import VAETraining
         #expect(expectVAEError("watchdog.every", "unknown key") { _ = try load("", ["watchdog.every=5"]) } == nil)
     }
 
+    @Test func warmUpSteps() throws {
+        #expect(TrainingConfig().schedule.warmupSteps == 0)
+        let config = try load("training:\n  learning_rate: 0.002\nschedule:\n  warmup_steps: 16\n")
+        #expect(config.schedule.warmupSteps == 16 && config.learningRates.learningRate(step: 3, epoch: 0) == Float(0.002) * 4 / 16)
+        #expect(try load("", ["schedule.warmup_steps=8"]).schedule.warmupSteps == 8)
+        #expect(expectVAEError("schedule.warmup_steps", "0 (off)") { _ = try load("", ["schedule.warmup_steps=-1"]) } == nil)
+        #expect(expectVAEError("schedule.warmup", "unknown key") { _ = try load("", ["schedule.warmup=5"]) } == nil)
+        // state.json written before the schedule section: no warm-up, the run it resumes kept its rates.
+        var object = try #require(try JSONSerialization.jsonObject(with: Data(try JSON.line(TrainingConfig()).utf8)) as? [String: Any])
+        object["schedule"] = nil
+        #expect(try JSON.decode(TrainingConfig.self, from: JSONSerialization.data(withJSONObject: object)) == TrainingConfig())
+    }
+
     /// state.json of format version 2 written before training.on_nonfinite, training.max_skipped_steps and the
     /// watchdog section: they take their defaults.
     @Test func checkpointsFromBeforeTheNonfiniteGuardsStillDecode() throws {
@@ -126,7 +139,7 @@ import VAETraining
     @Test func stateJSONKeysAreTheYAMLs() throws {
         let json = try JSON.line(TrainingConfig())
         for key in ["\"input_shape\"", "\"z_dim\"", "\"batch_size\"", "\"bucket_kb\"", "\"every_epochs\"", "\"dir\"", "\"conv_backend\"", "\"class_names\"",
-                    "\"on_nonfinite\"", "\"max_skipped_steps\"", "\"check_every_steps\""] {
+                    "\"on_nonfinite\"", "\"max_skipped_steps\"", "\"check_every_steps\"", "\"warmup_steps\""] {
             #expect(json.contains(key), "\(key) missing from \(json)")
         }
         #expect(try JSON.decode(TrainingConfig.self, from: Data(json.utf8)) == TrainingConfig())
