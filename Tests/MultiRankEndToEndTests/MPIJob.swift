@@ -16,9 +16,9 @@ func runJob(_ command: [String], environment: [String: String] = [:], limitSecon
     try startJob(command, environment: environment, limitSeconds: limitSeconds).finish()
 }
 
-/// Polls until `path` exists.
+/// Polls until `path` exists, for `limit` seconds times `testTimeScale`.
 func waitFor(_ path: String, limit: Double) throws {
-    let deadline = Date().addingTimeInterval(limit)
+    let deadline = Date().addingTimeInterval(limit * testTimeScale)
     while !FileManager.default.fileExists(atPath: path) {
         guard Date() < deadline else { throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: path]) }
         Thread.sleep(forTimeInterval: 0.1)

@@ -71,9 +71,10 @@ enum SlurmCluster {
     }
 
     /// Waits until the job has ended for good, releasing each requeued run at once (Slurm holds a requeued
-    /// job for two minutes, to keep a failing job from spinning); returns its final JobState.
+    /// job for two minutes, to keep a failing job from spinning); returns its final JobState. The limit is
+    /// times `testTimeScale`.
     static func waitUntilDone(_ job: Int, limitSeconds: Double = 300) throws -> String {
-        let deadline = Date().addingTimeInterval(limitSeconds)
+        let deadline = Date().addingTimeInterval(limitSeconds * testTimeScale)
         while Date() < deadline {
             let job = try fields(of: job)
             let state = job["JobState"] ?? "UNKNOWN"
@@ -88,7 +89,7 @@ enum SlurmCluster {
         cancel(job)
         let output = (last["StdOut"].flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? "").suffix(2000)
         throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey:
-            "job \(job) still \(last["JobState"] ?? "?") (\(last["Reason"] ?? "?")) after \(limitSeconds) s; cancelled. Its output:\n\(output)"])
+            "job \(job) still \(last["JobState"] ?? "?") (\(last["Reason"] ?? "?")) after \(limitSeconds * testTimeScale) s; cancelled. Its output:\n\(output)"])
     }
 
     /// The job's state and exit code as Slurm's accounting (sacct) recorded them, once it has them.

@@ -34,13 +34,17 @@ public struct RunningProcess: Sendable {
     }
 }
 
+/// How much longer than written every time limit of the tests is: VAE_TEST_TIME_SCALE, for builds that run
+/// slower (launch/sanitize.sh sets it); 1 otherwise.
+public let testTimeScale = ProcessInfo.processInfo.environment["VAE_TEST_TIME_SCALE"].flatMap(Double.init) ?? 1
+
 /// Starts `command` (an executable's path or a name on PATH, then its arguments) in the package root, with
-/// this process's environment plus `environment`. It is killed after `limitSeconds`, so a hung child fails
-/// its test instead of stalling the suite.
+/// this process's environment plus `environment`. It is killed after `limitSeconds` (times `testTimeScale`),
+/// so a hung child fails its test instead of stalling the suite.
 public func startProcess(_ command: [String], environment: [String: String] = [:], limitSeconds: Int = 180) throws -> RunningProcess {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-    process.arguments = ["--signal=KILL", "\(limitSeconds)"] + command
+    process.arguments = ["--signal=KILL", "\(Int(Double(limitSeconds) * testTimeScale))"] + command
     process.currentDirectoryURL = packageRoot
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let running = RunningProcess(process: process)
