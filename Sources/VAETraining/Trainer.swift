@@ -8,7 +8,6 @@
 // went non-finite on any rank is not applied (Trainer+Guards.swift). When to log, checkpoint, check that
 // the ranks agree and draw samples is the schedule's business; rank 0 alone logs and writes files.
 
-import Crypto
 import Foundation
 import VAECheckpoint
 import VAECommunication
@@ -286,57 +285,6 @@ public final class Trainer {
         guard let signal else { return .completed }
         say("stopped by signal \(signal) at step \(done); resume with --resume")
         return .stopped(signal: signal)
-    }
-
-    private func restore(_ checkpoint: LoadedCheckpoint) throws {
-        let saved = checkpoint.state.config.model
-        guard saved == config.model else {
-            let differences = Mirror(reflecting: saved).children.compactMap { child -> String? in
-                let now = Mirror(reflecting: config.model).children.first { $0.label == child.label }!.value
-                let key = child.label!.replacing(/[A-Z]/) { "_" + $0.output.lowercased() }  // the config's spelling
-                return "\(child.value)" == "\(now)" ? nil : "model.\(key) is \(child.value) in the checkpoint, \(now) in the config"
-            }
-            throw VAEError("\(checkpoint.path): the checkpoint's model differs from the config's: \(differences.joined(separator: "; "))")
-        }
-        guard checkpoint.state.globalBatch == config.training.batchSize, checkpoint.state.seed == config.training.seed else {
-            throw VAEError("\(checkpoint.path): the checkpoint was trained with batch_size \(checkpoint.state.globalBatch) and seed \(checkpoint.state.seed); the config says \(config.training.batchSize) and \(config.training.seed)")
-        }
-        try Checkpoint.restore(checkpoint, model: model, optimizer: optimizer)
-    }
-
-    /// Rank 0's step count (and Adam's step count and moments) become everyone's; returns the first step to take.
-    private func broadcastProgress(_ step: Int) throws -> Int {
-        var numbers = [step, optimizer.step]
-        try numbers.withUnsafeMutableBytes { try communicator.broadcast($0, root: 0) }
-        optimizer.step = numbers[1]
-        try communicator.broadcast(UnsafeMutableRawBufferPointer(optimizer.firstMoment), root: 0)
-        try communicator.broadcast(UnsafeMutableRawBufferPointer(optimizer.secondMoment), root: 0)
-        return numbers[0]
-    }
-
-    /// Rank 0 writes; the others wait at the barrier, so nobody runs ahead of a checkpoint in progress.
-    private func writeCheckpoint(after done: Int, log: (String) -> Void) throws {
-        if communicator.rank == 0 {
-            let (epoch, stepInEpoch) = schedule.epoch(of: done)
-            let state = CheckpointState(step: done, epoch: epoch, stepInEpoch: stepInEpoch, seed: config.training.seed,
-                                        worldSize: communicator.size, globalBatch: sampler.globalBatch,
-                                        learningRate: learningRate(step: done), config: config)
-            let path = try Checkpoint.write(runDirectory: config.output.directory, model: model, optimizer: optimizer,
-                                            state: state, keep: config.checkpoint.keep)
-            log("checkpoint \(path)")
-        }
-        try communicator.barrier()
-    }
-
-    /// Rank 0's parameters become everyone's, after checking that every rank resolved the same config.
-    public func synchronizeRanks() throws {
-        let differing = try ranksDifferingFromRankZero(Array(SHA256.hash(data: Array(try JSON.line(config.trajectorySettings).utf8))))
-        guard differing.isEmpty else {
-            throw VAEError("the resolved config differs between rank 0 and \(rankList(differing)); every rank must train the same model on the same settings")
-        }
-        let p = model.parameters
-        try communicator.broadcast(UnsafeMutableRawBufferPointer(p.valueBuffer), root: 0)
-        try communicator.broadcast(UnsafeMutableRawBufferPointer(p.stateBuffer), root: 0)
     }
 }
 
