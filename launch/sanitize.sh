@@ -8,8 +8,8 @@
 #            launch/sanitizers/lsan.supp; then MultiRankEndToEndTests without leak checks: Open MPI 4.1 leaks
 #            ~120 KB at MPI_Init/MPI_Finalize in components it dlcloses before the check, so no suppression
 #            can name them (a run with full stacks traced every one to MPI_Init_thread, MPI_Finalize or
-#            Open MPI's progress thread). --unit stops after the unit targets. CI runs neither: its normal
-#            `swift test` took 18 to 26 minutes today, and even --unit, built, would pass CI's 30.
+#            Open MPI's progress thread). --unit stops after the unit targets: CI runs that, since the
+#            whole suite would not fit beside the normal `swift test` in CI's 30 minutes.
 #   thread   the same, but SlurmTests: at TSan's ~70 images/s over 2 ranks its trainings (~66 epochs of
 #            3,200 images: 25-epoch jobs and their mpirun references) would take about an hour.
 # Measured on the 2-core development VM, shared with other builds, from a built tree: address 23 min
