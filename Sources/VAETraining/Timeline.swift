@@ -86,9 +86,9 @@ public final class Timeline {
 }
 
 extension Optional where Wrapped == Timeline {
-    /// `body`, recorded when there is a timeline.
-    func span<T>(_ name: String, row: Timeline.Row = .compute, _ body: () throws -> T) rethrows -> T {
+    /// `body`, recorded when there is a timeline; the name is built only then, not in every untraced step.
+    func span<T>(_ name: @autoclosure () -> String, row: Timeline.Row = .compute, _ body: () throws -> T) rethrows -> T {
         guard let self else { return try body() }
-        return try self.span(name, row: row, body)
+        return try self.span(name(), row: row, body)
     }
 }
