@@ -56,6 +56,18 @@ struct SlurmTests {
         #expect(state == "FAILED" && exitCode != "0:0", "sacct: \(state) \(exitCode)")
     }
 
+    /// A rank that dies without a word (SIGKILL here; a segfault alike) ends the whole step at once, well
+    /// before the other rank's 300 s watchdog would, and fails the job.
+    @Test func aKilledRankEndsTheJobAtOnce() throws {
+        let config = try config(epochs: 1), out = temporaryDirectory().path
+        let job = try SlurmCluster.submit(config: config, out: out, environment: ["VAE_BINARY": faultInjectionBinary, "VAE_SIGNAL_AT_STEP": "1:5:KILL"])
+        defer { SlurmCluster.cancel(job) }
+        let started = Date()
+        #expect(try SlurmCluster.waitUntilDone(job, limitSeconds: 120) == "FAILED", "\(jobLog(out))")
+        #expect(Date().timeIntervalSince(started) < 100, "\(jobLog(out))")
+        #expect(jobLog(out).contains("task 1: Killed"), "\(jobLog(out))")
+    }
+
     /// Submits a 3-epoch job, stops it with `stop` once its step-60 checkpoint exists, lets Slurm run it
     /// again, and compares its final weights with mpirun's.
     func stoppedJobResumesExactly(options: [String] = [], stop: (Int) throws -> Void) throws {
