@@ -5,11 +5,12 @@
 import Foundation
 
 public final class LeakyReLU: Layer {
+    public static let kerasSlope: Float = 0.3
     public let slope: Float
     private let output, inputGradient: Tensor
     private var input: Tensor?
 
-    public init(shape: [Int], slope: Float = 0.3) {
+    public init(shape: [Int], slope: Float = kerasSlope) {
         self.slope = slope
         output = Tensor(batch: 0, itemShape: shape)
         inputGradient = Tensor(batch: 0, itemShape: shape)

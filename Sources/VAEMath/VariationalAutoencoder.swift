@@ -1,5 +1,6 @@
 // The GDL_code convolutional VAE, built from an Architecture:
 //   encoder: [Conv2D → (BatchNorm) → LeakyReLU → (Dropout)]… → flatten → Dense μ, Dense log σ²
+//            (with BatchNorm, one layer does all three: see BatchNorm's epilogue)
 //   sample:  z = μ + exp(log σ² / 2) · ε,  ε ~ N(0, I) drawn from (seed, epoch, global sample index, j)
 //   decoder: Dense → reshape → [ConvTranspose2D → (BatchNorm) → LeakyReLU → (Dropout)]… → last: ConvTranspose2D → Sigmoid
 
@@ -19,7 +20,7 @@ public final class VariationalAutoencoder {
     public let backwardParameterRanges: [Range<Int>]
     /// Hears each layer's forward or backward pass, named, with its start and end, when set (a trace).
     public var layerTimer: ((_ layer: String, _ backward: Bool, _ start: ContinuousClock.Instant, _ end: ContinuousClock.Instant) -> Void)?
-    /// "encoder.1 BatchNorm", "mu Dense": each layer's name in a trace.
+    /// "encoder.1 BatchNorm+LeakyReLU+Dropout", "mu Dense": each layer's name in a trace.
     private let layerNames: [ObjectIdentifier: String]
 
     /// `reservedTail`: spare Floats at the end of the reduction buffer, for the caller (see ParameterStore).
@@ -36,13 +37,16 @@ public final class VariationalAutoencoder {
             if store.count > first { ranges[ObjectIdentifier(layer)] = first..<store.count }
             return layer
         }
+        /// BatchNorm with its LeakyReLU and Dropout fused in (the same bits, fewer passes), or the separate layers.
         func activations(_ prefix: String, _ shape: [Int], into layers: inout [Layer], store: ParameterStore) {
-            if a.useBatchNorm { layers.append(owned { BatchNorm(name: "\(prefix).batch_norm", store: store, shape: shape) }) }
-            layers.append(LeakyReLU(shape: shape))
-            if a.useDropout {
-                layers.append(Dropout(shape: shape, rate: a.dropoutRate, stream: dropoutStream))
-                dropoutStream += 1
+            defer { if a.useDropout { dropoutStream += 1 } }
+            if a.useBatchNorm {
+                let epilogue = BatchNorm.Epilogue(dropoutRate: a.useDropout ? a.dropoutRate : nil, dropoutStream: dropoutStream)
+                layers.append(owned { BatchNorm(name: "\(prefix).batch_norm", store: store, shape: shape, epilogue: epilogue) })
+                return
             }
+            layers.append(LeakyReLU(shape: shape))
+            if a.useDropout { layers.append(Dropout(shape: shape, rate: a.dropoutRate, stream: dropoutStream)) }
         }
 
         var encoderLayers: [Layer] = []
@@ -103,7 +107,7 @@ public final class VariationalAutoencoder {
         var block = -1
         return Dictionary(uniqueKeysWithValues: layers.map { layer in
             if layer is Conv2D || layer is ConvTranspose2D { block += 1 }
-            return (ObjectIdentifier(layer), "\(part).\(block) \(type(of: layer))")
+            return (ObjectIdentifier(layer), "\(part).\(block) \((layer as? CustomStringConvertible)?.description ?? "\(type(of: layer))")")
         })
     }
 
