@@ -94,7 +94,8 @@ def ratio(what, top, bottom, target=None, scale=1.0, fmt="{:.2f}×"):
     if a is None or b is None: return print(f"{what}: not measured ({top if a is None else bottom} missing)")
     value = a / (b * scale)
     verdict = "" if target is None else f"   target ≥ {fmt.format(target)}: {'met' if value >= target else 'NOT met'}"
-    print(f"{what}: {fmt.format(value)}   ({a:.1f} / {scale:g}·{b:.1f} images/s){verdict}")
+    base = f"{scale:g}·{b:.1f}" if scale != 1 else f"{b:.1f}"
+    print(f"{what}: {fmt.format(value)}   ({a:.1f} / {base} images/s){verdict}")
 pct = "{:.1%}"
 print("ratios (mean images/s of each run's repeats):")
 ratio("digits, 1 core, ours / Keras", "digits-ours-1", "digits-keras-1", 1.1)
