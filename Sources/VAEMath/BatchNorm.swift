@@ -116,9 +116,13 @@ public final class BatchNorm: Layer, CustomStringConvertible {
             precondition(context.sampleIndices.count == input.batch, "dropout needs one sample index per batch row")
         }
         for sample in 0..<input.batch {
-            let prefix = rate.map { _ in
-                CounterRandom.prefix(seed: context.seed, purpose: .dropout, UInt64(context.epoch),
-                                     UInt64(context.sampleIndices[context.sampleIndices.startIndex + sample]))
+            // The sample's dropout multipliers go into the factors' place first (512 KB at 64×64×32: they
+            // stay in cache), and come back a vector at a time.
+            if let rate {
+                let prefix = CounterRandom.prefix(seed: context.seed, purpose: .dropout, UInt64(context.epoch),
+                                                  UInt64(context.sampleIndices[context.sampleIndices.startIndex + sample]))
+                CounterRandom.dropoutFactors(prefix: prefix, stream: epilogue.dropoutStream, count: items, rate: rate, keep: keep,
+                                             into: f + sample * items)
             }
             for p in 0..<pixels {
                 let row = sample * items + p * c
@@ -126,13 +130,7 @@ public final class BatchNorm: Layer, CustomStringConvertible {
                     let xhat = (lanes.load(x + row, k) - mu[k]) * inv[k]
                     let z = gv[k] * xhat + bv[k], positive = z .> 0, a = (slope * z).replacing(with: z, where: positive)
                     var m = Lanes(repeating: 1)
-                    if let prefix, let rate {
-                        // The draws go one by one into the factors' place, and come back as a vector.
-                        let draws = f + row + 16 * k
-                        for l in 0..<lanes.count(k) {
-                            let e = UInt64(p * c + 16 * k + l)
-                            draws[l] = CounterRandom.uniform(CounterRandom.bits(prefix: prefix, epilogue.dropoutStream << 32 | e)) < rate ? 0 : keep
-                        }
+                    if rate != nil {
                         m = lanes.load(f + row, k)
                         lanes.store(a * m, to: y + row, k)
                     } else {

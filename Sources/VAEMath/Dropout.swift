@@ -32,11 +32,8 @@ public final class Dropout: Layer {
             let sample = UInt64(context.sampleIndices[context.sampleIndices.startIndex + row])
             let prefix = CounterRandom.prefix(seed: context.seed, purpose: .dropout, UInt64(context.epoch), sample)
             let (mr, xr, yr) = (m + row * items, x + row * items, y + row * items)
-            for e in 0..<items {
-                let u = CounterRandom.uniform(CounterRandom.bits(prefix: prefix, stream << 32 | UInt64(e)))
-                mr[e] = u < rate ? 0 : keep
-                yr[e] = xr[e] * mr[e]
-            }
+            CounterRandom.dropoutFactors(prefix: prefix, stream: stream, count: items, rate: rate, keep: keep, into: mr)
+            for e in 0..<items { yr[e] = xr[e] * mr[e] }
         }
         return output
     }

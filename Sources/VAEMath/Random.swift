@@ -4,6 +4,7 @@
 // (seed, purpose, a, b, c), where a caller uses them for (epoch, global sample index, element) or
 // (tensor index, element); so a run draws the same numbers at any rank count and after any resume.
 
+import CKernels
 import Foundation
 
 public enum RandomPurpose: UInt64, Sendable {
@@ -49,6 +50,15 @@ public enum CounterRandom {
 
     @inline(__always)
     public static func uniform(_ bits: UInt64) -> Float { Float(bits >> 40) * (1.0 / 16_777_216.0) }
+
+    /// Dropout's multipliers for elements 0..<count of one sample: 0 where
+    /// `uniform(bits(prefix: prefix, stream << 32 | e)) < rate`, else `keep`. A C kernel (CKernels), so
+    /// that the 64-bit multiplies run in vector registers where the CPU has them; the same bits.
+    @inline(__always)
+    public static func dropoutFactors(prefix: UInt64, stream: UInt64, count: Int, rate: Float, keep: Float,
+                                      into out: UnsafeMutablePointer<Float>) {
+        vae_dropout_factors(prefix, stream, count, rate, keep, out)
+    }
 
     /// Standard normal by Box–Muller over the two 32-bit halves of one draw.
     @inline(__always)

@@ -73,6 +73,25 @@ import VAEMath
         #expect(a != CounterRandom.normal(seed: 1, purpose: .dropout, 3, 17, 0))
     }
 
+    /// The C kernel (vectorized where the CPU allows) against the Swift draw it stands for, bit for bit,
+    /// over lengths that leave a remainder for every vector width.
+    @Test(arguments: [0.25, 0.5, 0.1] as [Float])
+    func dropoutFactorsAreTheDraws(rate: Float) {
+        let keep = 1 / (1 - rate), count = 1_003
+        for (sample, stream) in [(0, 0), (7, 3), (1_000_003, 11)] as [(UInt64, UInt64)] {
+            let prefix = CounterRandom.prefix(seed: 42, purpose: .dropout, 2, sample)
+            let factors = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                CounterRandom.dropoutFactors(prefix: prefix, stream: stream, count: count, rate: rate, keep: keep, into: buffer.baseAddress!)
+                initialized = count
+            }
+            let expected = (0..<count).map { e in
+                CounterRandom.uniform(CounterRandom.bits(prefix: prefix, stream << 32 | UInt64(e))) < rate ? 0 : keep
+            }
+            #expect(factors.map(\.bitPattern) == expected.map(\.bitPattern), "sample \(sample), stream \(stream)")
+            #expect(factors.contains(0) && factors.contains(keep))
+        }
+    }
+
     @Test func normalDrawsHaveUnitMoments() {
         let draws = (0..<20_000).map { Double(CounterRandom.normal(seed: 9, purpose: .latentNoise, 0, UInt64($0), 0)) }
         let mean = draws.reduce(0, +) / Double(draws.count)
