@@ -1,6 +1,7 @@
 // BatchNorm with its epilogue (LeakyReLU, Dropout fused in) against the three separate layers, each
 // checked by finite differences elsewhere: the same output, ∂input, ∂γ, ∂β and batch statistics, bit
-// for bit, in training (with dropout and without) and inference.
+// for bit, in training (with dropout and without) and inference; and BatchNorm's C kernels against its
+// formulas in scalar Swift loops.
 
 import Testing
 import VAEMath
@@ -57,6 +58,37 @@ import VAEMath
         if training, dropoutRate != nil {
             #expect(fused.output.filter { Float(bitPattern: $0) == 0 }.count > 10, "dropout dropped elements")
         }
+    }
+
+    /// The C kernels against BatchNorm's formulas in plain scalar loops, in the order the header gives:
+    /// whatever instruction set the CPU picks, the bits of the loops as written.
+    @Test(arguments: [8, 40])
+    func kernelsGiveTheBitsOfScalarLoops(channels c: Int) {
+        let rows = 36, count = rows * c, epsilon: Float = 0.001
+        let x = randomValues(count, seed: 21, in: -3...3), dy = randomValues(count, seed: 22, in: -2...2)
+        let store = ParameterStore()
+        let norm = BatchNorm(name: "bn", store: store, shape: [c])
+        store.allocate(seed: 1)
+        let tweaks = randomValues(2 * c, seed: 23, in: -0.5...0.5)
+        for i in 0..<(2 * c) { store.valueBuffer[i] += tweaks[i] }  // γ, then β
+        let gamma = Array(store.valueBuffer[0..<c]), beta = Array(store.valueBuffer[c..<(2 * c)])
+        let context = StepContext(training: true, seed: 1, epoch: 0, sampleIndices: Array(0..<rows))
+        let y = norm.forward(Tensor(batch: rows, itemShape: [c], values: x), context).array
+        let dx = norm.backward(Tensor(batch: rows, itemShape: [c], values: dy), context).array
+
+        var mean = [Float](repeating: 0, count: c), squares = mean, s = mean, sx = mean
+        for r in 0..<rows { for j in 0..<c { mean[j] += x[r * c + j] } }
+        for j in 0..<c { mean[j] /= Float(rows) }
+        for r in 0..<rows { for j in 0..<c { let d = x[r * c + j] - mean[j]; squares[j] += d * d } }
+        let inv = squares.map { 1 / ($0 / Float(rows) + epsilon).squareRoot() }
+        let xhat = (0..<count).map { (x[$0] - mean[$0 % c]) * inv[$0 % c] }
+        let expectedY = (0..<count).map { gamma[$0 % c] * xhat[$0] + beta[$0 % c] }
+        for r in 0..<rows { for j in 0..<c { s[j] += dy[r * c + j]; sx[j] += dy[r * c + j] * xhat[r * c + j] } }
+        let m = Float(rows)
+        let expectedDx = (0..<count).map { i in gamma[i % c] * inv[i % c] / m * (m * dy[i] - s[i % c] - xhat[i] * sx[i % c]) }
+        #expect(y.map(\.bitPattern) == expectedY.map(\.bitPattern))
+        #expect(dx.map(\.bitPattern) == expectedDx.map(\.bitPattern))
+        #expect(Array(store.gradientBuffer[0..<(2 * c)]).map(\.bitPattern) == (sx + s).map(\.bitPattern))
     }
 
     @Test func namesSayWhatIsFused() {

@@ -12,4 +12,28 @@
 /// VAEMath's CounterRandom.uniform(CounterRandom.bits(prefix:, stream << 32 | e)) < rate ? 0 : keep.
 void vae_dropout_factors(uint64_t prefix, uint64_t stream, size_t count, float rate, float keep, float *out);
 
+// BatchNorm's loops over a rows × channels matrix (NHWC activations: a row is a pixel's channels). Each
+// per-channel sum adds its rows in order, and each expression is evaluated as written (no fused
+// multiply-add), so every instruction set gives the bits of the plain loops; BatchNorm.swift has the math.
+
+/// sum[j] += Σ_r x[r][j]
+void vae_bn_sums(const float *x, size_t rows, size_t channels, float *sum);
+/// sum[j] += Σ_r (x[r][j] − mean[j])²
+void vae_bn_squared_deviations(const float *x, size_t rows, size_t channels, const float *mean, float *sum);
+/// y = γ·x̂ + β, x̂ = (x − μ)·inv
+void vae_bn_normalize(const float *x, size_t rows, size_t channels, const float *mean, const float *inv,
+                      const float *gamma, const float *beta, float *y);
+/// The fused epilogue: z = γ·x̂ + β; a = z > 0 ? z : slope·z; with dropout, m is factor's value on entry
+/// (vae_dropout_factors), else 1; y = a·m (a without dropout); factor = z > 0 ? m : −m.
+void vae_bn_normalize_leaky(const float *x, size_t rows, size_t channels, const float *mean, const float *inv,
+                            const float *gamma, const float *beta, float slope, int dropout, float *y, float *factor);
+/// The epilogue's backward: dz = ∂out·|factor|·(factor's sign bit ? slope : 1)
+void vae_bn_leaky_backward(const float *dout, const float *factor, size_t count, float slope, float *dz);
+/// s[j] += Σ_r dz[r][j];  sx[j] += Σ_r dz[r][j]·x̂[r][j]
+void vae_bn_gradient_sums(const float *dz, const float *x, size_t rows, size_t channels, const float *mean,
+                          const float *inv, float *s, float *sx);
+/// gradient: dz on entry, dx = scale·(m·dz − s − x̂·sx) on return; scale per channel, m the rows as a float.
+void vae_bn_input_gradient(float *gradient, const float *x, size_t rows, size_t channels, const float *mean,
+                           const float *inv, const float *scale, const float *s, const float *sx, float m);
+
 #endif
