@@ -1,15 +1,6 @@
 #include <math.h>
 #include "vae_kernels.h"
-
-// No a·b + c fused into one rounding: the bits must not depend on the instruction set.
-#pragma STDC FP_CONTRACT OFF
-#pragma clang fp contract(off)
-
-#if defined(__x86_64__)
-#define VERSIONS __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define VERSIONS
-#endif
+#include "versions.h"
 
 VERSIONS void vae_bn_sums(const float *restrict x, size_t rows, size_t c, float *restrict sum) {
     for (size_t r = 0; r < rows; r++)

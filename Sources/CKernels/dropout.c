@@ -1,4 +1,5 @@
 #include "vae_kernels.h"
+#include "versions.h"
 
 // SplitMix64's finalizer, as CounterRandom.mix in Random.swift.
 static inline uint64_t mix(uint64_t value) {
@@ -10,10 +11,7 @@ static inline uint64_t mix(uint64_t value) {
 
 // AVX-512 multiplies 64-bit lanes in one instruction (vpmullq); AVX2 and SSE2 emulate it. Integer
 // arithmetic and an exact conversion: every version gives the same bits.
-#if defined(__x86_64__)
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
-void vae_dropout_factors(uint64_t prefix, uint64_t stream, size_t count, float rate, float keep, float *out) {
+VERSIONS void vae_dropout_factors(uint64_t prefix, uint64_t stream, size_t count, float rate, float keep, float *out) {
     for (size_t e = 0; e < count; e++) {
         float u = (float)(mix(prefix ^ (stream << 32 | e)) >> 40) * (1.0f / 16777216.0f);
         out[e] = u < rate ? 0.0f : keep;
