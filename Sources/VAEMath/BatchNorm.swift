@@ -20,10 +20,10 @@ import Foundation
 public final class BatchNorm: Layer, CustomStringConvertible {
     /// LeakyReLU and, when `dropoutRate` is set, Dropout after the normalization, as those layers do them.
     public struct Epilogue {
-        public var slope: Float = LeakyReLU.kerasSlope
-        public var dropoutRate: Float?
+        public let slope: Float
+        public let dropoutRate: Float?
         /// Distinguishes this layer's dropout masks from every other dropout layer's (see Dropout).
-        public var dropoutStream: UInt64 = 0
+        public let dropoutStream: UInt64
 
         public init(slope: Float = LeakyReLU.kerasSlope, dropoutRate: Float? = nil, dropoutStream: UInt64 = 0) {
             precondition(dropoutRate.map { $0 >= 0 && $0 < 1 } ?? true, "dropout rate \(dropoutRate!) not in [0, 1)")
@@ -113,11 +113,8 @@ public final class BatchNorm: Layer, CustomStringConvertible {
         // A sample at a time, so that its dropout multipliers (512 KB at 64×64×32) are still in cache when
         // the normalization reads them back from the factors' place.
         for sample in 0..<input.batch {
-            let prefix = CounterRandom.prefix(seed: context.seed, purpose: .dropout, UInt64(context.epoch),
-                                              UInt64(context.sampleIndices[context.sampleIndices.startIndex + sample]))
             let at = sample * items
-            CounterRandom.dropoutFactors(prefix: prefix, stream: epilogue.dropoutStream, count: items, rate: rate,
-                                         keep: 1 / (1 - rate), into: f + at)
+            Dropout.multipliers(rate: rate, stream: epilogue.dropoutStream, row: sample, count: items, context, into: f + at)
             vae_bn_normalize_leaky(x + at, pixels, c, mu, inv, g, b, epilogue.slope, 1, y + at, f + at)
         }
         return output

@@ -26,16 +26,23 @@ public final class Dropout: Layer {
         }
         precondition(context.sampleIndices.count == input.batch, "dropout needs one sample index per batch row")
         mask.resize(batch: input.batch)
-        let keep = 1 / (1 - rate), items = input.itemCount
+        let items = input.itemCount
         let x = input.pointer, y = output.pointer, m = mask.pointer
         for row in 0..<input.batch {
-            let sample = UInt64(context.sampleIndices[context.sampleIndices.startIndex + row])
-            let prefix = CounterRandom.prefix(seed: context.seed, purpose: .dropout, UInt64(context.epoch), sample)
             let (mr, xr, yr) = (m + row * items, x + row * items, y + row * items)
-            CounterRandom.dropoutFactors(prefix: prefix, stream: stream, count: items, rate: rate, keep: keep, into: mr)
+            Self.multipliers(rate: rate, stream: stream, row: row, count: items, context, into: mr)
             for e in 0..<items { yr[e] = xr[e] * mr[e] }
         }
         return output
+    }
+
+    /// Batch row `row`'s mask, `count` multipliers (0 or 1/(1 − rate)) into `mask`: a function of the row's
+    /// global sample index, the epoch and `stream`. BatchNorm's fused epilogue draws its masks here too.
+    static func multipliers(rate: Float, stream: UInt64, row: Int, count: Int, _ context: StepContext,
+                            into mask: UnsafeMutablePointer<Float>) {
+        let sample = UInt64(context.sampleIndices[context.sampleIndices.startIndex + row])
+        let prefix = CounterRandom.prefix(seed: context.seed, purpose: .dropout, UInt64(context.epoch), sample)
+        CounterRandom.dropoutFactors(prefix: prefix, stream: stream, count: count, rate: rate, keep: 1 / (1 - rate), into: mask)
     }
 
     public func backward(_ outputGradient: Tensor, _ context: StepContext) -> Tensor {
