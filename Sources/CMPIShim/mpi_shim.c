@@ -15,13 +15,28 @@ static double wait_limit;
 static int stalled_partner = -1;
 
 // Reductions in flight, addressed by small integer handles.
+//
+// Every sum is one fixed binary tree over the ranks, ((r0 + r1) + (r2 + r3)) …, whatever the algorithm:
+// - Rank counts that are not a power of two first fold: of the first 2·extra ranks (extra = size − core,
+//   core the largest power of two ≤ size), each even rank hands its numbers to the odd rank after it,
+//   which adds them, and takes the finished sum back at the end. The core of `core` ranks, the odd ones of
+//   those pairs and every rank after them, works in virtual ranks 0 … core − 1.
+// - Recursive doubling: in round k each core rank swaps its whole buffer with virtual partner v ^ 2^k and
+//   adds: log2(core) · N floats sent per rank.
+// - Rabenseifner (halving): a reduce-scatter by recursive halving with the same partners in the same order
+//   (distance 1 first), each round keeping and summing half of the last round's segment, then an allgather
+//   by recursive doubling in reverse: 2 · (core − 1) / core · N floats per rank. Each element meets the same
+//   partial sums in the same rounds as in recursive doubling, so the bits are the same.
 enum { TAG_BASE = 1 << 14 };
+enum { FOLD_IN, CORE, GATHER, FOLD_OUT, DONE };
 typedef struct {
     int used;
-    int tree;            // recursive doubling; otherwise one MPI_Iallreduce
-    int format;          // VAE_FORMAT_*: what travels in recursive doubling
+    int halving;         // Rabenseifner; otherwise recursive doubling
+    int format;          // VAE_FORMAT_*: what travels
     float *buffer, *scratch;
-    int count, distance, tag;
+    int count, tag;
+    int stage, round;    // round k of CORE or GATHER: distance 2^k
+    int partner;         // the real rank of the current round's exchange
     MPI_Request requests[2];
 } reduction;
 // Grown as needed; MPI keeps no pointer to a request variable, so the table may move between calls.
@@ -30,6 +45,8 @@ static int reductions_capacity;
 // Every rank starts its reductions in the same order, so the k-th one has the same tag everywhere and
 // messages of reductions in flight together cannot be matched to each other.
 static int reductions_started;
+// Bytes this rank's reductions have handed to MPI to send, for the benchmarks.
+static int64_t bytes_sent;
 
 int vae_mpi_init(void) {
     int initialized = 0;
@@ -150,37 +167,122 @@ static int wait_until(int count, MPI_Request *requests, double deadline, int par
 
 static double deadline_from_now(void) { return wait_limit > 0 ? now_seconds() + wait_limit : 0; }
 
+int64_t vae_mpi_bytes_sent(void) { return bytes_sent; }
 int vae_mpi_rank(void) { int r = 0; MPI_Comm_rank(MPI_COMM_WORLD, &r); return r; }
 int vae_mpi_size(void) { int s = 1; MPI_Comm_size(MPI_COMM_WORLD, &s); return s; }
 int vae_mpi_local_rank(void) { int r = 0; MPI_Comm_rank(node_comm, &r); return r; }
 int vae_mpi_local_size(void) { int s = 1; MPI_Comm_size(node_comm, &s); return s; }
 
-// A 16-bit reduction keeps both halves in `scratch` (count floats hold 2 × count halves): this rank's running
-// sum, then the partner's.
+// Where the ranks stand in the tree: the core's size, how many ranks fold in, this rank's virtual rank
+// (-1: it folds in) and a virtual rank's real one.
+static int core_size(int size) { int core = 1; while (2 * core <= size) core *= 2; return core; }
+static int virtual_rank(int rank, int extra) { return rank < 2 * extra ? (rank % 2 ? rank / 2 : -1) : rank - extra; }
+static int real_rank(int v, int extra) { return v < extra ? 2 * v + 1 : v + extra; }
+
+// The segment a core rank sums after `rounds` halving rounds: each round keeps the lower half when the
+// round's bit of v is 0, the upper half when it is 1 (the partner keeps the other).
+static void segment(int count, int v, int rounds, int *lo, int *hi) {
+    *lo = 0; *hi = count;
+    for (int k = 0; k < rounds; k++) {
+        int mid = *lo + (*hi - *lo) / 2;
+        if (v & (1 << k)) *lo = mid; else *hi = mid;
+    }
+}
+
+// A 16-bit reduction keeps two arrays of halves in `scratch` (count floats hold 2 × count halves): this
+// rank's running sum, then what the partner sent. A float reduction keeps its sum in `buffer` and receives
+// into `scratch`.
+static int wide(reduction *r) { return r->format == VAE_FORMAT_FP32; }
 static uint16_t *mine16(reduction *r) { return (uint16_t *)r->scratch; }
 static uint16_t *theirs16(reduction *r) { return (uint16_t *)r->scratch + r->count; }
+static void *mine_at(reduction *r, int i) { return wide(r) ? (void *)(r->buffer + i) : (void *)(mine16(r) + i); }
+static void *theirs_at(reduction *r, int i) { return wide(r) ? (void *)(r->scratch + i) : (void *)(theirs16(r) + i); }
 
-static int post_exchange(reduction *r) {
-    int partner = vae_mpi_rank() ^ r->distance;
-    int wide = r->format == VAE_FORMAT_FP32;
-    void *into = wide ? (void *)r->scratch : theirs16(r), *from = wide ? (void *)r->buffer : mine16(r);
-    MPI_Datatype type = wide ? MPI_FLOAT : MPI_UINT16_T;
-    int rc = MPI_Irecv(into, r->count, type, partner, r->tag, MPI_COMM_WORLD, &r->requests[0]);
-    if (rc != MPI_SUCCESS) return rc;
-    return MPI_Isend(from, r->count, type, partner, r->tag, MPI_COMM_WORLD, &r->requests[1]);
+// Posts this round's receive into `into` and send from `from` (a count < 0 posts nothing).
+static int exchange(reduction *r, int partner, void *into, int receive, const void *from, int send) {
+    MPI_Datatype type = wide(r) ? MPI_FLOAT : MPI_UINT16_T;
+    r->partner = partner;
+    r->requests[0] = r->requests[1] = MPI_REQUEST_NULL;
+    int rc = receive < 0 ? MPI_SUCCESS : MPI_Irecv(into, receive, type, partner, r->tag, MPI_COMM_WORLD, &r->requests[0]);
+    if (rc != MPI_SUCCESS || send < 0) return rc;
+    bytes_sent += (int64_t)send * (wide(r) ? 4 : 2);
+    return MPI_Isend(from, send, type, partner, r->tag, MPI_COMM_WORLD, &r->requests[1]);
 }
 
-// One round's sum. a + b == b + a exactly, so both partners hold the same bits: the lower rank's subtree on
-// the left. Compressed, each partial sum is rounded to 16 bits again before it travels on.
-static void add_partner(reduction *r) {
-    if (r->format == VAE_FORMAT_FP32) {
-        for (int i = 0; i < r->count; i++) r->buffer[i] += r->scratch[i];
-        return;
+// Adds what the partner sent into this rank's sum over [lo, hi). a + b == b + a exactly, so both partners of
+// a round hold the same bits. Compressed, each partial sum is rounded to 16 bits again before it travels on.
+static void add_partner(reduction *r, int lo, int hi) {
+    if (wide(r)) for (int i = lo; i < hi; i++) r->buffer[i] += r->scratch[i];
+    else add16(r->format, mine16(r) + lo, theirs16(r) + lo, hi - lo);
+}
+
+// Posts the next exchange, skipping the stages this rank has no part in, or reaches DONE.
+static int post_next(reduction *r) {
+    int size = vae_mpi_size(), rank = vae_mpi_rank(), core = core_size(size), extra = size - core;
+    int v = virtual_rank(rank, extra), lo, hi;
+    for (;;) {
+        switch (r->stage) {
+        case FOLD_IN:
+            if (v < 0) return exchange(r, rank + 1, theirs_at(r, 0), r->count, mine_at(r, 0), r->count);
+            if (rank < 2 * extra) return exchange(r, rank - 1, theirs_at(r, 0), r->count, NULL, -1);
+            r->stage = CORE;
+            break;
+        case CORE:
+            if (1 << r->round >= core) { r->stage = r->halving ? GATHER : FOLD_OUT; r->round = r->halving ? r->round - 1 : 0; break; }
+            if (!r->halving) return exchange(r, real_rank(v ^ (1 << r->round), extra), theirs_at(r, 0), r->count, mine_at(r, 0), r->count);
+            segment(r->count, v, r->round, &lo, &hi);
+            {
+                int mid = lo + (hi - lo) / 2, upper = v & (1 << r->round);
+                int keep = upper ? mid : lo, give = upper ? lo : mid, kept = upper ? hi - mid : mid - lo;
+                return exchange(r, real_rank(v ^ (1 << r->round), extra), theirs_at(r, keep), kept, mine_at(r, give), hi - lo - kept);
+            }
+        case GATHER:
+            if (r->round < 0) { r->stage = FOLD_OUT; break; }
+            {
+                int parent_lo, parent_hi;
+                segment(r->count, v, r->round, &parent_lo, &parent_hi);
+                segment(r->count, v, r->round + 1, &lo, &hi);
+                int other = v & (1 << r->round) ? parent_lo : hi, other_count = parent_hi - parent_lo - (hi - lo);
+                return exchange(r, real_rank(v ^ (1 << r->round), extra), mine_at(r, other), other_count, mine_at(r, lo), hi - lo);
+            }
+        case FOLD_OUT:
+            if (v >= 0 && rank < 2 * extra) return exchange(r, rank - 1, NULL, -1, mine_at(r, 0), r->count);
+            r->stage = DONE;
+            break;
+        default:
+            return MPI_SUCCESS;
+        }
     }
-    add16(r->format, mine16(r), theirs16(r), r->count);
 }
 
-int vae_mpi_reduction_start(float *buffer, float *scratch, int64_t count, int format, int32_t *handle) {
+// After the posted exchange has finished: its sum or copy, then the next stage or round.
+static void complete_round(reduction *r) {
+    int size = vae_mpi_size(), rank = vae_mpi_rank(), extra = size - core_size(size);
+    int v = virtual_rank(rank, extra), lo, hi;
+    switch (r->stage) {
+    case FOLD_IN:
+        if (v < 0) {  // the sum came back: it is this rank's result
+            memcpy(mine_at(r, 0), theirs_at(r, 0), (size_t)r->count * (wide(r) ? sizeof(float) : sizeof(uint16_t)));
+            r->stage = DONE;
+        } else {
+            add_partner(r, 0, r->count);
+            r->stage = CORE;
+        }
+        return;
+    case CORE:
+        if (r->halving) segment(r->count, v, r->round + 1, &lo, &hi); else { lo = 0; hi = r->count; }
+        add_partner(r, lo, hi);
+        r->round++;
+        return;
+    case GATHER:
+        r->round--;
+        return;
+    default:  // FOLD_OUT
+        r->stage = DONE;
+    }
+}
+
+int vae_mpi_reduction_start(float *buffer, float *scratch, int64_t count, int format, int halving, int32_t *handle) {
     if (count > INT_MAX) return MPI_ERR_COUNT;
     if (format != VAE_FORMAT_FP32 && format != VAE_FORMAT_BF16 && format != VAE_FORMAT_FP16) return MPI_ERR_ARG;
     int slot = 0;
@@ -193,17 +295,12 @@ int vae_mpi_reduction_start(float *buffer, float *scratch, int64_t count, int fo
         reductions = grown;
         reductions_capacity = capacity;
     }
-    int size = vae_mpi_size();
     reduction *r = &reductions[slot];
-    int tree = (size & (size - 1)) == 0;
-    // Other rank counts sum floats with MPI's own algorithm: no 16-bit sum there.
-    *r = (reduction){.used = 1, .tree = tree, .format = tree ? format : VAE_FORMAT_FP32, .buffer = buffer, .scratch = scratch,
-                     .count = (int)count, .distance = 1, .tag = TAG_BASE + reductions_started++ % TAG_BASE};
+    *r = (reduction){.used = 1, .halving = halving != 0, .format = format, .buffer = buffer, .scratch = scratch,
+                     .count = (int)count, .tag = TAG_BASE + reductions_started++ % TAG_BASE, .stage = FOLD_IN, .partner = -1};
     r->requests[0] = r->requests[1] = MPI_REQUEST_NULL;
-    if (r->format != VAE_FORMAT_FP32) pack16(r->format, buffer, mine16(r), r->count);
-    int rc = MPI_SUCCESS;
-    if (!r->tree) rc = MPI_Iallreduce(MPI_IN_PLACE, buffer, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &r->requests[0]);
-    else if (size > 1) rc = post_exchange(r);
+    if (!wide(r)) pack16(r->format, buffer, mine16(r), r->count);
+    int rc = post_next(r);
     if (rc != MPI_SUCCESS) { r->used = 0; return rc; }
     *handle = slot;
     return MPI_SUCCESS;
@@ -212,24 +309,19 @@ int vae_mpi_reduction_start(float *buffer, float *scratch, int64_t count, int fo
 // Moves `r` on as far as it can without blocking, or to the end when `block` (giving up at `deadline`);
 // *done says whether it ended.
 static int advance(reduction *r, int block, double deadline, int32_t *done) {
-    int size = vae_mpi_size();
-    while (r->distance < size) {
+    while (r->stage != DONE) {
         int finished = 1;
-        int partner = r->tree ? vae_mpi_rank() ^ r->distance : -1;
-        int rc = block ? wait_until(2, r->requests, deadline, partner)
+        int rc = block ? wait_until(2, r->requests, deadline, r->partner)
                        : MPI_Testall(2, r->requests, &finished, MPI_STATUSES_IGNORE);
         if (rc != MPI_SUCCESS) return rc;
         if (!finished) { *done = 0; return MPI_SUCCESS; }
-        if (!r->tree) break;
-        add_partner(r);
-        r->distance <<= 1;
-        if (r->distance < size && (rc = post_exchange(r)) != MPI_SUCCESS) return rc;
+        complete_round(r);
+        if ((rc = post_next(r)) != MPI_SUCCESS) return rc;
     }
-    if (r->format != VAE_FORMAT_FP32) {
+    if (!wide(r)) {
         unpack16(r->format, mine16(r), r->buffer, r->count);
         r->format = VAE_FORMAT_FP32;  // unpacked: a later test or wait finds nothing left to do
     }
-    r->distance = size;
     *done = 1;
     return MPI_SUCCESS;
 }

@@ -15,11 +15,15 @@ public protocol Communicator: AnyObject {
     var waitLimit: Duration? { get set }
 
     /// Starts an in-place elementwise sum over all ranks; the buffer must stay untouched until `wait()` returns.
-    /// With a power-of-two number of ranks the result is the complete binary tree ((r0 + r1) + (r2 + r3)) …,
-    /// bit for bit, whatever the transport and however many sums are in flight. With `compression` the
-    /// tree's leaves and each of its sums are rounded to 16 bits (at one rank: the buffer is rounded), and
-    /// every rank still ends with the same bits; other rank counts ignore it and sum floats.
-    func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, compression: AllreduceCompression) throws -> PendingReduction
+    /// The sum is one fixed binary tree, the same bits on every rank, whatever the transport, the algorithm
+    /// and however many sums are in flight: with a power-of-two number of ranks the complete tree
+    /// ((r0 + r1) + (r2 + r3)) …, the same at every such count; otherwise the first ranks fold in pairs into
+    /// the largest power of two. With `compression` the tree's leaves and each of its sums are rounded to 16
+    /// bits (at one rank: the buffer is rounded).
+    func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, compression: AllreduceCompression,
+                           algorithm: AllreduceAlgorithm) throws -> PendingReduction
+    /// The bytes this rank's sums have sent so far (their payload); 0 in a world of one.
+    var bytesSent: Int { get }
     /// Overwrites `buffer` on every rank with rank `root`'s bytes.
     func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws
     func barrier() throws
@@ -33,14 +37,14 @@ extension Communicator {
     /// "rank 1 of 4: " before a message, or nothing in a world of one.
     public var rankLabel: String { size > 1 ? "rank \(rank) of \(size): " : "" }
 
-    /// The sum of floats, uncompressed.
+    /// The sum of floats, uncompressed, by the algorithm that suits its size.
     public func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingReduction {
-        try startAllreduceSum(buffer, compression: .none)
+        try startAllreduceSum(buffer, compression: .none, algorithm: .auto)
     }
 
     /// The blocking sum: start, then wait.
     public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, compression: AllreduceCompression = .none) throws {
-        try startAllreduceSum(buffer, compression: compression).wait()
+        try startAllreduceSum(buffer, compression: compression, algorithm: .auto).wait()
     }
 }
 
@@ -91,10 +95,12 @@ public final class SingleProcessCommunicator: Communicator {
 
     /// The sum of one rank is its buffer; compressed, rounded to 16 bits as a rank's share would be before it
     /// travels, so that the step trains on 16-bit gradients at every rank count.
-    public func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, compression: AllreduceCompression) throws -> PendingReduction {
+    public func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, compression: AllreduceCompression,
+                                  algorithm: AllreduceAlgorithm) throws -> PendingReduction {
         compression.round(buffer)
         return .complete
     }
+    public var bytesSent: Int { 0 }
     public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {}
     public func barrier() throws {}
     public func allgather(_ record: [UInt8]) throws -> [[UInt8]] { [record] }

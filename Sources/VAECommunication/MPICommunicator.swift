@@ -29,7 +29,7 @@ public final class MPICommunicator: Communicator {
         localSize = Int(vae_mpi_local_size())
     }
 
-    /// Scratch buffers for the partners' halves in recursive doubling, one per reduction in flight; grown
+    /// Scratch buffers for what the partners send, one per reduction in flight; grown
     /// during the first steps, then reused.
     private var freeScratch: [UnsafeMutableBufferPointer<Float>] = []
 
@@ -38,12 +38,14 @@ public final class MPICommunicator: Communicator {
         vae_mpi_finalize()
     }
 
-    public func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, compression: AllreduceCompression) throws -> PendingReduction {
+    public func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, compression: AllreduceCompression,
+                                  algorithm: AllreduceAlgorithm) throws -> PendingReduction {
         let scratch = takeScratch(buffer.count)
         var handle: Int32 = -1
         let count = buffer.count
         do {
-            try Self.check(vae_mpi_reduction_start(buffer.baseAddress, scratch.baseAddress, Int64(count), compression.format, &handle), "start of the allreduce of \(count) floats")
+            try Self.check(vae_mpi_reduction_start(buffer.baseAddress, scratch.baseAddress, Int64(count), compression.format,
+                                                           algorithm.halves(floats: count, ranks: size) ? 1 : 0, &handle), "start of the allreduce of \(count) floats")
         } catch {
             freeScratch.append(scratch)
             throw error
@@ -62,6 +64,8 @@ public final class MPICommunicator: Communicator {
         guard let index = freeScratch.firstIndex(where: { $0.count >= count }) else { return .allocate(capacity: count) }
         return freeScratch.remove(at: index)
     }
+
+    public var bytesSent: Int { Int(vae_mpi_bytes_sent()) }
 
     public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {
         try Self.check(vae_mpi_broadcast_bytes(buffer.baseAddress, Int64(buffer.count), Int32(root)), "broadcast of \(buffer.count) bytes")

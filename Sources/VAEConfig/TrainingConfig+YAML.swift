@@ -38,6 +38,7 @@ extension TrainingConfig {
         allreduce.overlap = try a.bool("overlap", default: allreduce.overlap)
         allreduce.bucketKB = try a.int("bucket_kb", default: allreduce.bucketKB, "a positive integer") { $0 > 0 }
         allreduce.compression = try a.choice("compression", default: allreduce.compression)
+        allreduce.algorithm = try a.choice("algorithm", default: allreduce.algorithm)
         try a.finish()
         let out = try root.section("output")
         output.directory = try out.string("dir", default: output.directory) ?? output.directory

@@ -147,8 +147,10 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
         public var bucketKB = 64
         /// What the gradients travel as: floats, or 16 bits (half the bytes), every partial sum rounded.
         public var compression = AllreduceCompression.none
+        /// How the sum moves: the same bits either way, in fewer bytes or fewer rounds.
+        public var algorithm = AllreduceAlgorithm.auto
 
-        enum CodingKeys: String, CodingKey { case overlap, bucketKB = "bucket_kb", compression }
+        enum CodingKeys: String, CodingKey { case overlap, bucketKB = "bucket_kb", compression, algorithm }
 
         public init() {}
 
@@ -158,6 +160,7 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
             overlap = try c.decode(Bool.self, forKey: .overlap)
             bucketKB = try c.decode(Int.self, forKey: .bucketKB)
             compression = try c.decodeIfPresent(AllreduceCompression.self, forKey: .compression) ?? compression
+            algorithm = try c.decodeIfPresent(AllreduceAlgorithm.self, forKey: .algorithm) ?? algorithm
         }
     }
 

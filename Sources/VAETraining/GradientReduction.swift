@@ -25,6 +25,7 @@ final class GradientReduction {
     private(set) var seconds = 0.0
     private let communicator: Communicator
     private let compression: AllreduceCompression
+    private let algorithm: AllreduceAlgorithm
     /// Where the gradients end and the tail begins.
     private let parameterCount: Int
     private let buffer: UnsafeMutableBufferPointer<Float>
@@ -45,10 +46,11 @@ final class GradientReduction {
     /// them, tiling the front of the buffer), then the tail. `sending` hears each bucket's range once this
     /// rank's micro-batch sum fills it and before it is sent: the last moment this rank's own numbers are there.
     init(buffer: UnsafeMutableBufferPointer<Float>, layerRanges: [Range<Int>], overlap: Bool, bucketFloats: Int,
-         compression: AllreduceCompression = .none, communicator: Communicator, sending: @escaping (Range<Int>) -> Void = { _ in }) {
+         compression: AllreduceCompression = .none, algorithm: AllreduceAlgorithm = .auto, communicator: Communicator, sending: @escaping (Range<Int>) -> Void = { _ in }) {
         self.buffer = buffer
         self.communicator = communicator
         self.compression = compression
+        self.algorithm = algorithm
         self.sending = sending
         let parameterCount = layerRanges.map(\.upperBound).max() ?? 0
         self.parameterCount = parameterCount
@@ -142,7 +144,8 @@ final class GradientReduction {
         sending(range)
         let travelsAs = range.upperBound <= parameterCount ? compression : .none
         if timeline != nil { bucketStarts.append(.now) }
-        try timed { inFlight.append(try communicator.startAllreduceSum(UnsafeMutableBufferPointer(rebasing: buffer[range]), compression: travelsAs)) }
+        try timed { inFlight.append(try communicator.startAllreduceSum(UnsafeMutableBufferPointer(rebasing: buffer[range]), compression: travelsAs,
+                                                                                          algorithm: algorithm)) }
         nextBucket += 1
     }
 

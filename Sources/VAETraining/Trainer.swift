@@ -93,7 +93,8 @@ public final class Trainer {
         self.exchange = exchange
         reduction = GradientReduction(buffer: model.parameters.reductionBuffer, layerRanges: model.backwardParameterRanges,
                                       overlap: config.allreduce.overlap, bucketFloats: config.allreduce.bucketKB * 1024 / MemoryLayout<Float>.size,
-                                      compression: config.allreduce.compression, communicator: communicator, sending: exchange.sending)
+                                      compression: config.allreduce.compression,
+                                      algorithm: config.allreduce.algorithm, communicator: communicator, sending: exchange.sending)
         communicator.waitLimit = config.watchdog.timeoutSeconds > 0 ? .seconds(config.watchdog.timeoutSeconds) : nil
     }
 
@@ -229,10 +230,6 @@ public final class Trainer {
             + "\(model.parameters.count) parameters, \(sampler.stepsPerEpoch) steps of \(sampler.globalBatch) per epoch"
             + (communicator.size > 1 ? " over \(communicator.size) ranks" : "")
             + (checkpoint.map { ", resuming from \($0.path) at step \(first)" } ?? ""))
-        let ranks = communicator.size, compression = config.allreduce.compression
-        if compression != .none && ranks & (ranks - 1) != 0 {
-            say("note: allreduce.compression \(compression.rawValue) needs a power-of-two rank count; over \(ranks) ranks the gradients travel as floats")
-        }
         var epochMeter = Meter(allreduceSeconds: allreduceSeconds), intervalMeter = epochMeter, done = first
         let signal = try train(steps: first..<schedule.totalSteps) { step, result in
             let (epoch, stepInEpoch) = schedule.epoch(of: step)

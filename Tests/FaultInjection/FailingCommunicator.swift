@@ -24,14 +24,16 @@ final class FailingCommunicator: Communicator {
         set { base.waitLimit = newValue }
     }
 
-    func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, compression: AllreduceCompression) throws -> PendingReduction {
+    func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, compression: AllreduceCompression,
+                           algorithm: AllreduceAlgorithm) throws -> PendingReduction {
         if rank == failingRank {
             calls += 1
             if calls == failingCall { throw CommunicationError("injected failure in allreduce \(calls) (VAE_FAIL_AT_ALLREDUCE)") }
         }
-        return try base.startAllreduceSum(buffer, compression: compression)
+        return try base.startAllreduceSum(buffer, compression: compression, algorithm: algorithm)
     }
 
+    var bytesSent: Int { base.bytesSent }
     func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws { try base.broadcast(buffer, root: root) }
     func barrier() throws { try base.barrier() }
     func allgather(_ record: [UInt8]) throws -> [[UInt8]] { try base.allgather(record) }

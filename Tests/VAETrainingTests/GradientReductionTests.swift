@@ -43,7 +43,8 @@ import VAECommunication
         var localRank: Int { 0 }
         var localSize: Int { 2 }
         var waitLimit: Duration?
-        func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, compression: AllreduceCompression) throws -> PendingReduction {
+        func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, compression: AllreduceCompression,
+                               algorithm: AllreduceAlgorithm) throws -> PendingReduction {
             log.append("start \(buffer.count)")
             compressions.append(compression)
             return PendingReduction(advance: { true }, finish: { [self] in
@@ -51,6 +52,7 @@ import VAECommunication
                 log.append("wait \(buffer.count)")
             })
         }
+        var bytesSent: Int { 0 }
         func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {}
         func barrier() throws {}
         func allgather(_ record: [UInt8]) throws -> [[UInt8]] { [record, record] }

@@ -34,14 +34,17 @@ int vae_mpi_stalled_partner(void);
 /// reduction does to a rank's numbers before they travel. NaN and ±inf survive; fp16 saturates at ±65504.
 void vae_round_to_16_bits(float *buffer, int64_t count, int format);
 
-/// Starts an in-place sum over all ranks; `handle` receives its handle. With a power-of-two number of ranks
-/// it is recursive doubling: every rank computes the same complete binary tree ((r0 + r1) + (r2 + r3)) …, so the
-/// result's bits do not depend on the algorithm MPI would pick; `scratch` then holds `count` floats. With
-/// `format` BF16 or FP16 the tree's leaves and every partial sum are rounded to that format and travel as 16
-/// bits (half the bytes), and the sum is widened back into `buffer` at the end; at one rank that is a rounding.
-/// Otherwise it is MPI_Iallreduce of floats, bracketed as the library likes, whatever `format` says. Neither
-/// buffer may be touched until the wait returns.
-int vae_mpi_reduction_start(float *buffer, float *scratch, int64_t count, int format, int32_t *handle);
+/// Starts an in-place sum over all ranks; `handle` receives its handle. Every rank computes the same fixed
+/// binary tree: at a power-of-two rank count the complete tree ((r0 + r1) + (r2 + r3)) …, the same bits at
+/// every such count; otherwise the first ranks fold in pairs into that tree, and every rank still ends with
+/// the same bits. `halving` picks Rabenseifner (a reduce-scatter by recursive halving, then an allgather:
+/// 2 · (P − 1) / P of the buffer sent per rank) over recursive doubling (log2 P buffers); both give the same
+/// bits. With `format` BF16 or FP16 the tree's leaves and every partial sum are rounded to that format and
+/// travel as 16 bits (half the bytes), and the sum is widened back into `buffer` at the end; at one rank that
+/// is a rounding. `scratch` holds `count` floats. Neither buffer may be touched until the wait returns.
+int vae_mpi_reduction_start(float *buffer, float *scratch, int64_t count, int format, int halving, int32_t *handle);
+/// How many bytes this rank's reductions have sent so far (the payload, without MPI's or TCP's headers).
+int64_t vae_mpi_bytes_sent(void);
 /// Moves the reduction on without blocking; *done becomes 1 once the sum is complete.
 int vae_mpi_reduction_test(int32_t handle, int32_t *done);
 /// Completes the reduction and frees its handle.
