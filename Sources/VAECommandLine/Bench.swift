@@ -62,7 +62,7 @@ struct Bench: ParsableCommand {
             try trainer.train(steps: 0..<warmup) { step, _ in if step == 0 { startup = launched.secondsElapsed } }
             try communicator.barrier()
             let timedStart = ContinuousClock.now
-            var waits: [Double] = [], before = trainer.allreduceSeconds
+            var waits: [Double] = [], before = trainer.allreduceSeconds, sentBefore = communicator.bytesSent
             waits.reserveCapacity(steps)
             try trainer.train(steps: warmup..<(warmup + steps)) { step, _ in
                 if step == 0 { startup = launched.secondsElapsed }
@@ -71,6 +71,7 @@ struct Bench: ParsableCommand {
             }
             try communicator.barrier()
             let elapsed = timedStart.secondsElapsed
+            let sentPerStep = Double(communicator.bytesSent - sentBefore) / Double(steps)
             // A step's allreduce time on a rank is communication plus waiting for slower ranks; the rank
             // that arrived last waited for communication alone, so the step's minimum is what no rank hid.
             let everyRank = try communicator.allgather(waits.withUnsafeBytes(Array.init)).map { bytes in
@@ -89,6 +90,7 @@ struct Bench: ParsableCommand {
                 imagesPerSecond: rounded(images / elapsed, 1), stepMilliseconds: rounded(elapsed * 1000 / Double(steps), 3),
                 gigaflopsPerSecond: rounded(images * flopsPerImage / elapsed / 1e9, 1),
                 allreduce: config.allreduce.overlap ? "overlapped" : "fused", buckets: trainer.bucketCount, compression: config.allreduce.compression.rawValue,
+                algorithm: config.allreduce.algorithm.rawValue, sentMegabytesPerStep: rounded(sentPerStep / 1e6, 3),
                 allreduceMilliseconds: rounded(allreduce * 1000 / Double(steps), 3), exposedCommFraction: rounded(exposed / elapsed, 4),
                 syncWaitFraction: rounded((allreduce - exposed) / elapsed, 4), peakRSSMegabytes: rounded(Double(usage.ru_maxrss) / 1024, 1),
                 launchToFirstStepSeconds: rounded(startup, 3))
@@ -110,13 +112,16 @@ struct BenchResult: Encodable {
     let imagesPerSecond, stepMilliseconds, gigaflopsPerSecond: Double
     let allreduce: String
     let buckets: Int
-    let compression: String
+    let compression, algorithm: String
+    /// The payload this rank's sums sent per step (rank 0's; a folded-in rank's at other than powers of two).
+    let sentMegabytesPerStep: Double
     let allreduceMilliseconds, exposedCommFraction, syncWaitFraction, peakRSSMegabytes, launchToFirstStepSeconds: Double
 
     enum CodingKeys: String, CodingKey {
         case peer, backend, data, ranks, threadsPerRank = "threads_per_rank", batchPerRank = "batch_per_rank", microBatch = "micro_batch"
         case zDim = "z_dim", steps, warmup, imagesPerSecond = "images_per_s", stepMilliseconds = "step_ms"
-        case gigaflopsPerSecond = "gflops_per_s", allreduce, buckets, compression, allreduceMilliseconds = "allreduce_ms"
+        case gigaflopsPerSecond = "gflops_per_s", allreduce, buckets, compression, algorithm, sentMegabytesPerStep = "sent_mb_per_step"
+        case allreduceMilliseconds = "allreduce_ms"
         case exposedCommFraction = "exposed_comm_fraction", syncWaitFraction = "sync_wait_fraction", peakRSSMegabytes = "peak_rss_mb"
         case launchToFirstStepSeconds = "launch_to_first_step_s"
     }
