@@ -8,7 +8,7 @@
 #   faces   configs/faces.yaml on synthetic 128×128×3 images, global batch 32, 5 warm-up + 40 timed
 #           steps: 1 rank (Keras with 1 and 2 threads), 2 ranks of 16 images (ours, PyTorch DDP), and ours
 #           on 1 rank at 16 images, the base of the scaling
-#   links   the faces model's 2 ranks of 16 images on two network-namespace hosts (launch/two-hosts.sh, root) whose
+#   links   the faces model's 2 ranks of 16 images on two network-namespace hosts (launch/namespace-hosts.sh, root) whose
 #           links tc limits to 10 and 1 Gbit/s, fp32 and bf16 gradients
 # Each run prints one JSON line, tagged "run"; the ratios follow, each with its target. Every pass runs
 # twice and the ratios take each run's mean. The peers are launch/peers/*.py (PEERS_DIR picks others);
@@ -71,7 +71,7 @@ for repeat in 1 2; do
         run links-ours-1-batch16 "$vae" bench "${faces[@]}" --batch-per-rank 16
         for rate in 10gbit 1gbit; do
           for compression in none bf16; do
-            run "links-$rate-$compression" env TWO_HOSTS_RATE=$rate TWO_HOSTS_TIMEOUT=600 launch/two-hosts.sh \
+            run "links-$rate-$compression" env HOSTS_RATE=$rate HOSTS_TIMEOUT=600 launch/namespace-hosts.sh \
               "$vae" bench "${faces[@]}" --batch-per-rank 16 --set allreduce.compression=$compression
           done
         done ;;

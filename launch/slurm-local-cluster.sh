@@ -306,7 +306,7 @@ start() {
 }
 
 # Every node is this host, so Open MPI's TCP (between "nodes", and from orted to mpirun) goes over loopback.
-# Left to choose, it also offers the host's other addresses, and one that goes away mid-job (two-hosts.sh's
+# Left to choose, it also offers the host's other addresses, and one that goes away mid-job (namespace-hosts.sh's
 # bridge, say) strands the job's connections: the job hangs.
 print_mpi_interfaces() {
   echo "export OMPI_MCA_btl_tcp_if_include=lo"
