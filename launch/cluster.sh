@@ -13,6 +13,8 @@ cd "$(dirname "$0")/.."
 hostfile=${1:?usage: launch/cluster.sh HOSTFILE N vae-train-arguments...}
 ranks=${2:?usage: launch/cluster.sh HOSTFILE N vae-train-arguments...}
 shift 2
+# --map-by core fills a host's cores before the next host: its ranks are side by side, so the allreduce's
+# first rounds (partners 1, 2, 4 … apart) stay in shared memory and only the last cross the network.
 options=(--hostfile "$hostfile" -np "$ranks" --map-by core --bind-to core --mca btl "${VAE_BTL:-tcp,self,vader}")
 if [[ -n ${VAE_IFACE:-} ]]; then options+=(--mca btl_tcp_if_include "$VAE_IFACE" --mca oob_tcp_if_include "$VAE_IFACE"); fi
 # Remote ranks get the launching shell's view of these; mpirun does not forward the environment by itself.

@@ -66,4 +66,23 @@ import Testing
             }
         }
     }
+
+    @Test(.enabled(if: geteuid() == 0, "needs root: launch/namespace-hosts.sh creates network namespaces"))
+    func aHostsRanksSideBySideKeepTheFirstRoundsOffTheLink() throws {
+        // 2 hosts × 2 ranks. Side by side (--map-by slot, as the launchers place them), round 1 pairs ranks of
+        // one host, so only round 2 crosses the link: per host, 2 ranks × N for doubling and 2 × N / 2 for
+        // halving. Round robin (--map-by node) sends round 1 across too: 2 × N more per host.
+        let floats = 262_144, repeats = 10, buffer = Double(floats * 4 * repeats)
+        func hostBytes(_ mapping: String) throws -> [Double] {
+            let counts = temporaryDirectory().path + "/bytes"
+            let outcome = try runJob([packageRoot.appendingPathComponent("launch/namespace-hosts.sh").path, "--map-by", mapping, "--",
+                                      vaeBinary, "bench-allreduce", "--floats", "\(floats)", "--repeats", "\(repeats)"],
+                                     environment: ["HOSTS": "2", "HOSTS_SLOTS": "2", "HOSTS_BYTES": counts])
+            #expect(outcome.status == 0, "\(outcome.stderr)")
+            return try String(contentsOfFile: counts, encoding: .utf8).split(separator: "\n").map { Double($0.split(separator: " ")[1])! / buffer }
+        }
+        let sideBySide = try hostBytes("slot"), roundRobin = try hostBytes("node")
+        #expect(sideBySide.count == 2 && sideBySide.allSatisfy { (3.0...3.2).contains($0) }, "\(sideBySide) buffers a host")
+        #expect(roundRobin.count == 2 && roundRobin.allSatisfy { (4.0...4.2).contains($0) }, "\(roundRobin) buffers a host")
+    }
 }
