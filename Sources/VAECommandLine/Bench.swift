@@ -25,6 +25,11 @@ struct Bench: ParsableCommand {
     @Flag(help: "Copy a folder's images from its mapped cache into memory first, as an IDX file's are.") var inMemory = false
     @Flag(help: "Time on random images of the config's input shape made in memory, reading no data file or folder.") var synthetic = false
 
+    @Option(help: "Link rates in Gbit/s, comma-separated: after the measurement, predict the step on these links (see --predict-nodes).")
+    var linkGbit: String?
+    @Option(help: "Node counts (one rank each) to predict for, comma-separated (default: this run's rank count).")
+    var predictNodes: String?
+
     /// Synthetic images cycle through epochs like real ones; more than this would only cost memory (25 MB of faces).
     static let syntheticCap = 512
 
@@ -36,6 +41,19 @@ struct Bench: ParsableCommand {
             throw ValidationError("--limit \(limit): must be at least 1" + (synthetic ? " with --synthetic" : ", or 0 for all"))
         }
         if synthetic && inMemory { throw ValidationError("--synthetic images are in memory already; leave out --in-memory") }
+        guard let links = Self.numbers(linkGbit ?? "1"), links.allSatisfy({ $0 > 0 }) else {
+            throw ValidationError("--link-gbit \(linkGbit ?? ""): positive numbers, comma-separated")
+        }
+        guard let nodes = Self.numbers(predictNodes ?? "1"), nodes.allSatisfy({ $0 >= 1 && $0.rounded() == $0 }) else {
+            throw ValidationError("--predict-nodes \(predictNodes ?? ""): whole numbers from 1, comma-separated")
+        }
+        if predictNodes != nil && linkGbit == nil { throw ValidationError("--predict-nodes needs --link-gbit") }
+        _ = (links, nodes)
+    }
+
+    private static func numbers(_ list: String) -> [Double]? {
+        let values = list.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        return values.isEmpty || values.contains(nil) ? nil : values.compactMap { $0 }
     }
 
     func run() throws {
@@ -95,12 +113,40 @@ struct Bench: ParsableCommand {
                 syncWaitFraction: rounded((allreduce - exposed) / elapsed, 4), peakRSSMegabytes: rounded(Double(usage.ru_maxrss) / 1024, 1),
                 launchToFirstStepSeconds: rounded(startup, 3))
             printLine(try JSON.line(result))
+            guard let linkGbit else { return }
+            // This run's compute: its step less the time it spent in the sums that no rank hid or waited for.
+            let model = CostModel(computeSeconds: elapsed / Double(steps) * (1 - (allreduce / elapsed)),
+                                  bucketFloats: trainer.bucketFloats, compression: config.allreduce.compression, algorithm: config.allreduce.algorithm)
+            for gigabits in Self.numbers(linkGbit)! {
+                for nodes in predictNodes.map({ Self.numbers($0)!.map { Int($0) } }) ?? [communicator.size] {
+                    let link = CostModel.Link(gigabitsPerSecond: gigabits), step = model.stepSeconds(ranks: nodes, link: link)
+                    printLine(try JSON.line(Prediction(
+                        nodes: nodes, linkGbit: gigabits, stepMilliseconds: rounded(step * 1000, 3),
+                        communicationMilliseconds: rounded(model.communicationSeconds(ranks: nodes, link: link) * 1000, 3),
+                        imagesPerSecond: rounded(Double(nodes * batchPerRank) / step, 1), scaling: rounded(model.scaling(ranks: nodes, link: link), 4),
+                        measuredStepMilliseconds: nodes == communicator.size ? result.stepMilliseconds : nil)))
+                }
+            }
         }
     }
 
     private func rounded(_ value: Double, _ digits: Int) -> Double {
         let scale = pow(10, Double(digits))
         return (value * scale).rounded() / scale
+    }
+}
+
+/// A line of `vae bench --link-gbit`: the cost model's step for N nodes of one rank each.
+struct Prediction: Encodable {
+    var prediction = "alpha-beta"
+    let nodes: Int
+    let linkGbit, stepMilliseconds, communicationMilliseconds, imagesPerSecond, scaling: Double
+    /// This run's step, beside the prediction for its own rank count.
+    let measuredStepMilliseconds: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case prediction, nodes, linkGbit = "link_gbit", stepMilliseconds = "step_ms", communicationMilliseconds = "comm_ms"
+        case imagesPerSecond = "images_per_s", scaling, measuredStepMilliseconds = "measured_step_ms"
     }
 }
 

@@ -50,6 +50,8 @@ public final class Trainer {
     public var allreduceSeconds: Double { reduction.seconds }
     /// How many allreduces a step starts.
     public var bucketCount: Int { reduction.buckets.count }
+    /// Each bucket's floats, in the order they are sent; the last is the tail.
+    public var bucketFloats: [Int] { reduction.buckets.map(\.range.count) }
 
     /// `log` takes rank 0's lines while a folder's cache is built, and its warnings about skipped files.
     public convenience init(config: TrainingConfig, communicator: Communicator = SingleProcessCommunicator(),
