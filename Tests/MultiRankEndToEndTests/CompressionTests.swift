@@ -51,12 +51,4 @@ import Testing
                     "\(compression): \(outcome.stderr)")
         }
     }
-
-    @Test func threeRanksSumFloatsWhateverTheSetting() throws {
-        let batch48 = ["--set", "training.batch_size=48", "--set", "data.limit=2400"]
-        let out = temporaryDirectory().path
-        let outcome = try mpirunTrain(ranks: 3, fiftySteps + batch48 + ["--set", "allreduce.compression=bf16", "--out", out])
-        #expect(outcome.status == 0, "\(outcome.stderr)")
-        #expect(outcome.stdout.contains("over 3 ranks the gradients travel as floats"), "\(outcome.stdout)")
-    }
 }
