@@ -16,27 +16,33 @@ static int stalled_partner = -1;
 
 // Reductions in flight, addressed by small integer handles.
 //
-// Every sum is one fixed binary tree over the ranks, ((r0 + r1) + (r2 + r3)) …, whatever the algorithm:
-// - Rank counts that are not a power of two first fold: of the first 2·extra ranks (extra = size − core,
-//   core the largest power of two ≤ size), each even rank hands its numbers to the odd rank after it,
-//   which adds them, and takes the finished sum back at the end. The core of `core` ranks, the odd ones of
-//   those pairs and every rank after them, works in virtual ranks 0 … core − 1.
-// - Recursive doubling: in round k each core rank swaps its whole buffer with virtual partner v ^ 2^k and
-//   adds: log2(core) · N floats sent per rank.
-// - Rabenseifner (halving): a reduce-scatter by recursive halving with the same partners in the same order
-//   (distance 1 first), each round keeping and summing half of the last round's segment, then an allgather
-//   by recursive doubling in reverse: 2 · (core − 1) / core · N floats per rank. Each element meets the same
-//   partial sums in the same rounds as in recursive doubling, so the bits are the same.
+// Every sum is one fixed binary tree over the ranks, the tree one rank's pairwise sum builds over the same
+// leaves in rank order, whatever the algorithm:
+// - The ranks split into groups by the binary digits of their count, largest first: 6 = 4 + 2 makes
+//   ranks 0–3 and 4–5. Within a group the tree is complete, ((r0 + r1) + (r2 + r3)) …; the groups' sums S
+//   then add from the smallest up, S0 + (S1 + (S2 …)). A power-of-two count is one group.
+// - Recursive doubling (one group only): in round k each rank swaps its whole buffer with partner
+//   r ^ 2^k and adds: log2 P · N floats sent per rank.
+// - Rabenseifner (halving): a reduce-scatter by recursive halving with the same partners in the same
+//   order (distance 1 first), each round keeping and summing half of the last round's segment, then an
+//   allgather by recursive doubling in reverse: 2 · (P − 1) / P · N floats per rank. Each element meets
+//   the same partial sums in the same rounds as in recursive doubling, so the bits are the same.
+// - Several groups always reduce-scatter. Then each group but the last receives, for its segments, the
+//   sum of the groups after it from the next group, whose segments hold theirs, and adds; the first
+//   group gathers the whole sum as in halving and each of its first ranks hands it to one rank of the
+//   others: about 3 · N floats sent by the busiest rank, against a ring's 2 · (P − 1) / P · N.
 enum { TAG_BASE = 1 << 14 };
-enum { FOLD_IN, CORE, GATHER, FOLD_OUT, DONE };
+enum { CORE, CHAIN_RECEIVE, CHAIN_SEND, GATHER, FINAL, DONE };
 typedef struct {
     int used;
     int halving;         // Rabenseifner; otherwise recursive doubling
     int format;          // VAE_FORMAT_*: what travels
     float *buffer, *scratch;
     int count, tag;
-    int stage, round;    // round k of CORE or GATHER: distance 2^k
-    int partner;         // the real rank of the current round's exchange
+    int stage, round;    // round k of CORE or GATHER (distance 2^k), or CHAIN_SEND's k-th piece
+    int group, groups;   // this rank's group, and how many there are
+    int base, members;   // the group's first rank and size (a power of two); this rank is base + member
+    int partner;         // the rank of the current round's exchange
     MPI_Request requests[2];
 } reduction;
 // Grown as needed; MPI keeps no pointer to a request variable, so the table may move between calls.
@@ -173,14 +179,22 @@ int vae_mpi_size(void) { int s = 1; MPI_Comm_size(MPI_COMM_WORLD, &s); return s;
 int vae_mpi_local_rank(void) { int r = 0; MPI_Comm_rank(node_comm, &r); return r; }
 int vae_mpi_local_size(void) { int s = 1; MPI_Comm_size(node_comm, &s); return s; }
 
-// Where the ranks stand in the tree: the core's size, how many ranks fold in, this rank's virtual rank
-// (-1: it folds in) and a virtual rank's real one.
-static int core_size(int size) { int core = 1; while (2 * core <= size) core *= 2; return core; }
-static int virtual_rank(int rank, int extra) { return rank < 2 * extra ? (rank % 2 ? rank / 2 : -1) : rank - extra; }
-static int real_rank(int v, int extra) { return v < extra ? 2 * v + 1 : v + extra; }
+// Group `index` of `size` ranks (see above): its size, and its first rank in *base; 0 past the last.
+static int group_at(int size, int index, int *base) {
+    *base = 0;
+    for (int bit = 30; bit >= 0; bit--) {
+        if (!(size >> bit & 1)) continue;
+        if (index-- == 0) return 1 << bit;
+        *base += 1 << bit;
+    }
+    return 0;
+}
 
-// The segment a core rank sums after `rounds` halving rounds: each round keeps the lower half when the
-// round's bit of v is 0, the upper half when it is 1 (the partner keeps the other).
+static int log2_of(int power) { return __builtin_ctz((unsigned)power); }
+
+// The segment a group member sums after `rounds` halving rounds: each round keeps the lower half when the
+// round's bit of the member's index is 0, the upper half when it is 1 (the partner keeps the other). The
+// first rounds' segments nest the later ones', so a smaller group's segments hold a larger group's.
 static void segment(int count, int v, int rounds, int *lo, int *hi) {
     *lo = 0; *hi = count;
     for (int k = 0; k < rounds; k++) {
@@ -218,35 +232,46 @@ static void add_partner(reduction *r, int lo, int hi) {
 
 // Posts the next exchange, skipping the stages this rank has no part in, or reaches DONE.
 static int post_next(reduction *r) {
-    int size = vae_mpi_size(), rank = vae_mpi_rank(), core = core_size(size), extra = size - core;
-    int v = virtual_rank(rank, extra), lo, hi;
+    int size = vae_mpi_size(), v = vae_mpi_rank() - r->base, rounds = log2_of(r->members), lo, hi, base, members;
     for (;;) {
         switch (r->stage) {
-        case FOLD_IN:
-            if (v < 0) return exchange(r, rank + 1, theirs_at(r, 0), r->count, mine_at(r, 0), r->count);
-            if (rank < 2 * extra) return exchange(r, rank - 1, theirs_at(r, 0), r->count, NULL, -1);
-            r->stage = CORE;
-            break;
         case CORE:
-            if (1 << r->round >= core) { r->stage = r->halving ? GATHER : FOLD_OUT; r->round = r->halving ? r->round - 1 : 0; break; }
-            if (!r->halving) return exchange(r, real_rank(v ^ (1 << r->round), extra), theirs_at(r, 0), r->count, mine_at(r, 0), r->count);
+            if (r->round == rounds) { r->stage = CHAIN_RECEIVE; break; }
+            if (!r->halving) return exchange(r, r->base + (v ^ (1 << r->round)), theirs_at(r, 0), r->count, mine_at(r, 0), r->count);
             segment(r->count, v, r->round, &lo, &hi);
             {
                 int mid = lo + (hi - lo) / 2, upper = v & (1 << r->round);
                 int keep = upper ? mid : lo, give = upper ? lo : mid, kept = upper ? hi - mid : mid - lo;
-                return exchange(r, real_rank(v ^ (1 << r->round), extra), theirs_at(r, keep), kept, mine_at(r, give), hi - lo - kept);
+                return exchange(r, r->base + (v ^ (1 << r->round)), theirs_at(r, keep), kept, mine_at(r, give), hi - lo - kept);
             }
+        case CHAIN_RECEIVE:  // this segment of the later groups' sum, from the next group's member that holds it
+            if (r->group == r->groups - 1) { r->stage = CHAIN_SEND; r->round = 0; break; }
+            members = group_at(size, r->group + 1, &base);
+            segment(r->count, v, rounds, &lo, &hi);
+            return exchange(r, base + v % members, theirs_at(r, lo), hi - lo, NULL, -1);
+        case CHAIN_SEND:  // to each member of the previous group whose segment lies in this one's, its piece
+            members = r->group > 0 ? group_at(size, r->group - 1, &base) : 0;
+            if (v + r->round * r->members < members) {
+                int target = v + r->round * r->members;
+                segment(r->count, target, log2_of(members), &lo, &hi);
+                return exchange(r, base + target, NULL, -1, mine_at(r, lo), hi - lo);
+            }
+            r->stage = r->group == 0 && r->halving ? GATHER : FINAL;
+            r->round = rounds - 1;
+            break;
         case GATHER:
-            if (r->round < 0) { r->stage = FOLD_OUT; break; }
+            if (r->round < 0) { r->stage = FINAL; break; }
             {
                 int parent_lo, parent_hi;
                 segment(r->count, v, r->round, &parent_lo, &parent_hi);
                 segment(r->count, v, r->round + 1, &lo, &hi);
                 int other = v & (1 << r->round) ? parent_lo : hi, other_count = parent_hi - parent_lo - (hi - lo);
-                return exchange(r, real_rank(v ^ (1 << r->round), extra), mine_at(r, other), other_count, mine_at(r, lo), hi - lo);
+                return exchange(r, r->base + (v ^ (1 << r->round)), mine_at(r, other), other_count, mine_at(r, lo), hi - lo);
             }
-        case FOLD_OUT:
-            if (v >= 0 && rank < 2 * extra) return exchange(r, rank - 1, NULL, -1, mine_at(r, 0), r->count);
+        case FINAL:  // the whole sum, from rank k of the first group to rank k of the rest
+            if (r->groups > 1 && r->group == 0 && v < size - r->members)
+                return exchange(r, r->members + v, NULL, -1, mine_at(r, 0), r->count);
+            if (r->group > 0) return exchange(r, vae_mpi_rank() - group_at(size, 0, &base), mine_at(r, 0), r->count, NULL, -1);
             r->stage = DONE;
             break;
         default:
@@ -255,29 +280,28 @@ static int post_next(reduction *r) {
     }
 }
 
-// After the posted exchange has finished: its sum or copy, then the next stage or round.
+// After the posted exchange has finished: its sum, then the next stage or round.
 static void complete_round(reduction *r) {
-    int size = vae_mpi_size(), rank = vae_mpi_rank(), extra = size - core_size(size);
-    int v = virtual_rank(rank, extra), lo, hi;
+    int v = vae_mpi_rank() - r->base, lo = 0, hi = r->count;
     switch (r->stage) {
-    case FOLD_IN:
-        if (v < 0) {  // the sum came back: it is this rank's result
-            memcpy(mine_at(r, 0), theirs_at(r, 0), (size_t)r->count * (wide(r) ? sizeof(float) : sizeof(uint16_t)));
-            r->stage = DONE;
-        } else {
-            add_partner(r, 0, r->count);
-            r->stage = CORE;
-        }
-        return;
     case CORE:
-        if (r->halving) segment(r->count, v, r->round + 1, &lo, &hi); else { lo = 0; hi = r->count; }
+        if (r->halving) segment(r->count, v, r->round + 1, &lo, &hi);
         add_partner(r, lo, hi);
+        r->round++;
+        return;
+    case CHAIN_RECEIVE:
+        segment(r->count, v, log2_of(r->members), &lo, &hi);
+        add_partner(r, lo, hi);
+        r->stage = CHAIN_SEND;
+        r->round = 0;
+        return;
+    case CHAIN_SEND:
         r->round++;
         return;
     case GATHER:
         r->round--;
         return;
-    default:  // FOLD_OUT
+    default:  // FINAL
         r->stage = DONE;
     }
 }
@@ -296,8 +320,12 @@ int vae_mpi_reduction_start(float *buffer, float *scratch, int64_t count, int fo
         reductions_capacity = capacity;
     }
     reduction *r = &reductions[slot];
-    *r = (reduction){.used = 1, .halving = halving != 0, .format = format, .buffer = buffer, .scratch = scratch,
-                     .count = (int)count, .tag = TAG_BASE + reductions_started++ % TAG_BASE, .stage = FOLD_IN, .partner = -1};
+    int size = vae_mpi_size(), rank = vae_mpi_rank(), group = 0, base = 0, members = group_at(size, 0, &base);
+    while (rank >= base + members) members = group_at(size, ++group, &base);
+    int groups = __builtin_popcount((unsigned)size);
+    *r = (reduction){.used = 1, .halving = halving != 0 || groups > 1, .format = format, .buffer = buffer, .scratch = scratch,
+                     .count = (int)count, .tag = TAG_BASE + reductions_started++ % TAG_BASE, .stage = CORE,
+                     .group = group, .groups = groups, .base = base, .members = members, .partner = -1};
     r->requests[0] = r->requests[1] = MPI_REQUEST_NULL;
     if (!wide(r)) pack16(r->format, buffer, mine16(r), r->count);
     int rc = post_next(r);

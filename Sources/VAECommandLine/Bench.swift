@@ -159,7 +159,7 @@ struct BenchResult: Encodable {
     let allreduce: String
     let buckets: Int
     let compression, algorithm: String
-    /// The payload this rank's sums sent per step (rank 0's; a folded-in rank's at other than powers of two).
+    /// The payload this rank's sums sent per step (rank 0's).
     let sentMegabytesPerStep: Double
     let allreduceMilliseconds, exposedCommFraction, syncWaitFraction, peakRSSMegabytes, launchToFirstStepSeconds: Double
 

@@ -70,22 +70,26 @@ struct BenchAllreduce: ParsableCommand {
         return Float(bitPattern: UInt32(truncatingIfNeeded: h >> 63) << 31 | exponent << 23 | mantissa)
     }
 
-    /// What every element's sum must be: the leaves rounded, the first ranks folded in pairs into the largest
-    /// power of two, then that core's complete binary tree, each partial sum rounded.
+    /// What every element's sum must be: the leaves rounded; the ranks in groups by the binary digits of
+    /// their count, largest first, each group's complete binary tree, then the groups' sums added from the
+    /// smallest up, S0 + (S1 + …), every partial sum rounded: one rank's pairwise sum over the same leaves.
     static func treeSums(count: Int, ranks: Int, rounding: AllreduceCompression) -> [Float] {
-        var core = 1
-        while 2 * core <= ranks { core *= 2 }
-        let extra = ranks - core
-        var level = [Float](repeating: 0, count: core)
+        let groups = (0..<Int.bitWidth).reversed().filter { ranks >> $0 & 1 == 1 }.map { 1 << $0 }
+        var level = [Float](repeating: 0, count: groups.first ?? 1)
         return (0..<count).map { index in
-            func rounded(_ rank: Int) -> Float { rounding.rounded(leaf(rank: rank, index: index)) }
-            for v in 0..<core { level[v] = v < extra ? rounding.rounded(rounded(2 * v) + rounded(2 * v + 1)) : rounded(v + extra) }
-            var width = core
-            while width > 1 {
-                for v in 0..<(width / 2) { level[v] = rounding.rounded(level[2 * v] + level[2 * v + 1]) }
-                width /= 2
+            var sum: Float?, end = ranks
+            for members in groups.reversed() {
+                let base = end - members
+                end = base
+                for v in 0..<members { level[v] = rounding.rounded(leaf(rank: base + v, index: index)) }
+                var width = members
+                while width > 1 {
+                    for v in 0..<(width / 2) { level[v] = rounding.rounded(level[2 * v] + level[2 * v + 1]) }
+                    width /= 2
+                }
+                sum = sum.map { rounding.rounded(level[0] + $0) } ?? level[0]
             }
-            return level[0]
+            return sum ?? 0
         }
     }
 }

@@ -1,7 +1,8 @@
 // AllreduceAlgorithm: how the exact sum moves over the ranks. Both algorithms add every element in the
 // same binary tree, so they give the same bits; they differ in bytes and rounds. Recursive doubling sends
 // the whole buffer in each of log2 P rounds; Rabenseifner's halving sends 2 · (P − 1) / P of it in
-// 2 · log2 P rounds: fewer bytes from 4 ranks on, more messages.
+// 2 · log2 P rounds: fewer bytes from 4 ranks on, more messages. Rank counts that are not powers of two
+// always halve, within groups of a power of two (see the shim).
 
 public enum AllreduceAlgorithm: String, CaseIterable, Equatable, Sendable, Codable {
     /// Halving for buffers of at least `halvingFromFloats` over a power-of-two core of 4 ranks or more;

@@ -16,10 +16,9 @@ public protocol Communicator: AnyObject {
 
     /// Starts an in-place elementwise sum over all ranks; the buffer must stay untouched until `wait()` returns.
     /// The sum is one fixed binary tree, the same bits on every rank, whatever the transport, the algorithm
-    /// and however many sums are in flight: with a power-of-two number of ranks the complete tree
-    /// ((r0 + r1) + (r2 + r3)) …, the same at every such count; otherwise the first ranks fold in pairs into
-    /// the largest power of two. With `compression` the tree's leaves and each of its sums are rounded to 16
-    /// bits (at one rank: the buffer is rounded).
+    /// and however many sums are in flight: the tree `PairwiseSum` builds over the ranks' buffers in rank
+    /// order, ((r0 + r1) + (r2 + r3)) … at a power-of-two count. With `compression` the tree's leaves and
+    /// each of its sums are rounded to 16 bits (at one rank: the buffer is rounded).
     func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, compression: AllreduceCompression,
                            algorithm: AllreduceAlgorithm) throws -> PendingReduction
     /// The bytes this rank's sums have sent so far (their payload); 0 in a world of one.

@@ -1,7 +1,9 @@
 // CostModel: a step's time on N nodes, one rank each, predicted from one rank's measured compute time and
 // an α–β (Hockney) model of the link: each message round costs α, each byte 1/β. The buckets travel one
 // after another, each by the algorithm `allreduce.algorithm` picks for its size; a rank count that is not a
-// power of two adds the fold, two full-buffer transfers on the critical path. No overlap is counted: in
+// power of two halves in its largest power-of-two group, and adds a round per further group, the last
+// group's pieces and the whole sum's transfer to the other groups (an upper bound: the pieces travel
+// while the largest group reduces). No overlap is counted: in
 // the faces model the Dense layers hold 93% of the gradients and are done just before the encoder's
 // backward, the only compute left to hide them, and on the measured links that window hid nothing
 // (see the README's *Past two nodes*). Each rank keeps its images, so the global batch grows with N.
@@ -43,15 +45,17 @@ public struct CostModel {
     /// The critical path of one step's sums over `ranks` ranks, one per node.
     public func communicationSeconds(ranks: Int, link: Link) -> Double {
         guard ranks > 1 else { return 0 }
-        var core = 1
-        while 2 * core <= ranks { core *= 2 }
-        let rounds = Double(core.trailingZeroBitCount), p = Double(core)
+        // The groups: the binary digits of the rank count, largest first (see the shim).
+        let groups = (0..<Int.bitWidth).reversed().filter { ranks >> $0 & 1 == 1 }.map { 1 << $0 }
+        let rounds = Double(groups[0].trailingZeroBitCount), p = Double(groups[0])
         return bucketFloats.enumerated().map { index, floats in
             let bytes = Double(floats * (compression != .none && index < bucketFloats.count - 1 ? 2 : 4))
-            let halves = algorithm.halves(floats: floats, ranks: ranks)
+            let halves = groups.count > 1 || algorithm.halves(floats: floats, ranks: ranks)
             var seconds = halves ? 2 * rounds * link.latency + 2 * (p - 1) / p * bytes / link.bytesPerSecond
                                  : rounds * (link.latency + bytes / link.bytesPerSecond)
-            if ranks > core { seconds += 2 * (link.latency + bytes / link.bytesPerSecond) }
+            if groups.count > 1 {
+                seconds += Double(groups.count) * link.latency + (bytes + bytes / Double(groups.last!)) / link.bytesPerSecond
+            }
             return seconds
         }.reduce(0, +)
     }

@@ -4,10 +4,11 @@
 // tree and over the ranks, bucket by bucket during the last backward pass, with the step's exchange (loss
 // sums, stop requests, non-finite counts, batch statistics) in the last bucket, so every rank takes the same
 // Adam step with the global mean gradient. With power-of-two rank counts the whole sum is one fixed binary
-// tree over micro-batches, so the run is bit-identical at 1, 2, 4, … ranks; other rank counts fold into that
-// tree, the same bits on every rank. A step whose loss or gradients
-// went non-finite on any rank is not applied (Trainer+Guards.swift). When to log, checkpoint, check that
-// the ranks agree and draw samples is the schedule's business; rank 0 alone logs and writes files.
+// tree over micro-batches, so the run is bit-identical at 1, 2, 4, … ranks; at other counts too when each
+// rank holds a power-of-two number of micro-batches, and the same bits on every rank always. A step whose
+// loss or gradients went non-finite on any rank is not applied (Trainer+Guards.swift). When to log,
+// checkpoint, check that the ranks agree and draw samples is the schedule's business; rank 0 alone logs
+// and writes files.
 
 import Foundation
 import VAECheckpoint

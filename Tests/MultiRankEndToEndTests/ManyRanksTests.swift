@@ -1,6 +1,7 @@
 // Past two nodes: the exact sum at the rank counts a cluster uses. Rabenseifner's halving and recursive
 // doubling add every element in one tree, so 16 and 32 ranks end with one rank's bytes; rank counts that
-// are not powers of two fold into that tree and keep the same weights on every rank.
+// are not powers of two add groups' sums as one rank's pairwise sum would, and end with one rank's bytes
+// too when each rank holds a power-of-two number of micro-batches; otherwise every rank keeps the same weights.
 
 import Foundation
 import TestSupport
@@ -11,11 +12,11 @@ import Testing
     let tenSteps = ["--set", "data.limit=320", "--set", "training.epochs=1", "--set", "training.micro_batch=1",
                     "--set", "samples.every_epochs=0", "--set", "watchdog.timeout_s=60"]
 
-    func finalWeights(ranks: Int, _ settings: [String] = []) throws -> Data {
+    func finalWeights(ranks: Int, _ settings: [String] = [], step: Int = 10) throws -> Data {
         let out = temporaryDirectory().path
         let outcome = try mpirunTrain(ranks: ranks, tenSteps + settings + ["--out", out])
         #expect(outcome.status == 0, "\(ranks) ranks: \(outcome.stderr)")
-        return try #require(FileManager.default.contents(atPath: out + "/checkpoints/step-00000010/model.safetensors"))
+        return try #require(FileManager.default.contents(atPath: out + "/checkpoints/step-" + String(format: "%08d", step) + "/model.safetensors"))
     }
 
     @Test func sixteenAndThirtyTwoRanksEndWithOneRanksBytes() throws {
@@ -47,23 +48,31 @@ import Testing
         }
     }
 
-    @Test func threeAndSixRanksKeepTheSameWeightsOnEveryRank() throws {
+    @Test func ranksThatAreNotAPowerOfTwoEndWithOneRanksBytes() throws {
+        // With a power-of-two number of micro-batches a rank, each rank's sum is a subtree of one rank's, and
+        // the groups (5 = 4 + 1, 6 = 4 + 2, 7 = 4 + 2 + 1) add their sums as one rank's pairwise sum does.
+        for (ranks, batch) in [(3, 48), (5, 40), (6, 48), (7, 56)] {
+            let batchSize = ["--set", "training.batch_size=\(batch)", "--set", "data.limit=\(batch * 4)"]
+            let one = try finalWeights(ranks: 1, batchSize, step: 4), many = try finalWeights(ranks: ranks, batchSize, step: 4)
+            #expect(many == one, "\(ranks) ranks, batch \(batch)")
+        }
+    }
+
+    @Test func otherwiseEveryRankStillKeepsTheSameWeights() throws {
         // watchdog.check_every_steps 1: after every step the ranks compare a hash of their weights, and one that
-        // differs ends the run by name. The fold brackets the sum unlike one rank, so that match is close only.
-        let settings = ["--set", "data.limit=960", "--set", "training.batch_size=48", "--set", "training.epochs=1",
+        // differs ends the run by name. 6 or 3 micro-batches a rank, or 16-bit sums: close to one rank, not the same.
+        let settings = ["--set", "data.limit=2880", "--set", "training.batch_size=144", "--set", "training.epochs=1",
                         "--set", "training.log_every_steps=1", "--set", "samples.every_epochs=0", "--set", "watchdog.check_every_steps=1"]
         let one = temporaryDirectory().path
         #expect(try mpirunTrain(ranks: 1, settings + ["--out", one]).status == 0)
-        for ranks in [3, 6] {
-            for compression in ["none", "bf16"] {
-                let out = temporaryDirectory().path
-                let outcome = try mpirunTrain(ranks: ranks, settings + ["--set", "allreduce.compression=\(compression)", "--out", out])
-                #expect(outcome.status == 0, "\(ranks) ranks, \(compression): \(outcome.stderr)")
-                let (single, many) = (try intervalLosses(in: one), try intervalLosses(in: out))
-                #expect(single.count == 20 && many.count == 20)
-                #expect(maxRelativeDifference(single, many) < (compression == "none" ? 1e-3 : 1e-2),
-                        "\(ranks) ranks, \(compression): differ by up to \(maxRelativeDifference(single, many))")
-            }
+        for (ranks, compression) in [(3, "none"), (3, "bf16"), (6, "bf16")] {
+            let out = temporaryDirectory().path
+            let outcome = try mpirunTrain(ranks: ranks, settings + ["--set", "allreduce.compression=\(compression)", "--out", out])
+            #expect(outcome.status == 0, "\(ranks) ranks, \(compression): \(outcome.stderr)")
+            let (single, many) = (try intervalLosses(in: one), try intervalLosses(in: out))
+            #expect(single.count == 20 && many.count == 20)
+            #expect(maxRelativeDifference(single, many) < (compression == "none" ? 1e-3 : 1e-2),
+                    "\(ranks) ranks, \(compression): differ by up to \(maxRelativeDifference(single, many))")
         }
     }
 

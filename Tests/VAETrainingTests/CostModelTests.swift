@@ -1,5 +1,5 @@
 // The cost model's arithmetic: rounds cost α and bytes cost 1/β, by the algorithm each bucket takes, with the
-// fold's two transfers at rank counts that are not powers of two and 16-bit gradients where compressed.
+// groups' extra transfers at rank counts that are not powers of two and 16-bit gradients where compressed.
 
 import Testing
 import VAECommunication
@@ -21,8 +21,9 @@ import VAETraining
         // 8 ranks, doubling: 3 rounds of 1 MB; halving: 6 rounds and 1.75 MB.
         #expect(abs(model([megabyte], .none, .doubling).communicationSeconds(ranks: 8, link: link) - 3 * (1e-3 + 0.008)) < 1e-9)
         #expect(abs(model([megabyte], .none, .halving).communicationSeconds(ranks: 8, link: link) - (6e-3 + 1.75 * 0.008)) < 1e-9)
-        // 6 ranks fold into 4: halving's 4 rounds and 1.5 MB, then the fold's two 1 MB transfers.
-        #expect(abs(model([megabyte]).communicationSeconds(ranks: 6, link: link) - (4e-3 + 1.5 * 0.008 + 2 * (1e-3 + 0.008))) < 1e-9)
+        // 6 ranks are groups of 4 and 2: halving's 4 rounds and 1.5 MB in the 4, then a round for each group,
+        // the 2's pieces (0.5 MB) and the whole sum to the 2.
+        #expect(abs(model([megabyte]).communicationSeconds(ranks: 6, link: link) - (4e-3 + 1.5 * 0.008 + 2e-3 + 1.5 * 0.008)) < 1e-9)
         #expect(model(buckets).communicationSeconds(ranks: 1, link: link) == 0)
     }
 

@@ -35,11 +35,12 @@ int vae_mpi_stalled_partner(void);
 void vae_round_to_16_bits(float *buffer, int64_t count, int format);
 
 /// Starts an in-place sum over all ranks; `handle` receives its handle. Every rank computes the same fixed
-/// binary tree: at a power-of-two rank count the complete tree ((r0 + r1) + (r2 + r3)) …, the same bits at
-/// every such count; otherwise the first ranks fold in pairs into that tree, and every rank still ends with
-/// the same bits. `halving` picks Rabenseifner (a reduce-scatter by recursive halving, then an allgather:
-/// 2 · (P − 1) / P of the buffer sent per rank) over recursive doubling (log2 P buffers); both give the same
-/// bits. With `format` BF16 or FP16 the tree's leaves and every partial sum are rounded to that format and
+/// binary tree, the one a single process's pairwise sum builds over the ranks' buffers in rank order: at a
+/// power-of-two rank count the complete tree ((r0 + r1) + (r2 + r3)) …; otherwise complete trees over groups
+/// of ranks sized by the count's binary digits (6 = 4 + 2), their sums added from the smallest up. `halving`
+/// picks Rabenseifner (a reduce-scatter by recursive halving, then an allgather: 2 · (P − 1) / P of the
+/// buffer sent per rank) over recursive doubling (log2 P buffers); both give the same bits, and counts that
+/// are not powers of two always halve. With `format` BF16 or FP16 the tree's leaves and every partial sum are rounded to that format and
 /// travel as 16 bits (half the bytes), and the sum is widened back into `buffer` at the end; at one rank that
 /// is a rounding. `scratch` holds `count` floats. Neither buffer may be touched until the wait returns.
 int vae_mpi_reduction_start(float *buffer, float *scratch, int64_t count, int format, int halving, int32_t *handle);
