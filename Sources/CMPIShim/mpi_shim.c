@@ -41,7 +41,7 @@ typedef struct {
     int count, tag;
     int stage, round;    // round k of CORE or GATHER (distance 2^k), or CHAIN_SEND's k-th piece
     int group, groups;   // this rank's group, and how many there are
-    int base, members;   // the group's first rank and size (a power of two); this rank is base + member
+    int base, members;   // the group's first rank and size (a power of two)
     int partner;         // the rank of the current round's exchange
     MPI_Request requests[2];
 } reduction;
