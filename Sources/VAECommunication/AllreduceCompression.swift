@@ -1,6 +1,6 @@
 // AllreduceCompression: what gradients travel as between ranks. Like Horovod's Compression.fp16 and
 // PyTorch DDP's bf16 hook, a 16-bit format halves the bytes on the wire; unlike them, the 16-bit sum is
-// exact in the sense that matters here: every partial sum of the recursive-doubling tree is rounded to
+// exact in the sense that matters here: every partial sum of the allreduce's tree is rounded to
 // 16 bits the same way on both partners, so every rank still ends with the same bits.
 
 import CMPIShim

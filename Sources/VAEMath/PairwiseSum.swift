@@ -2,8 +2,9 @@
 //
 // Float addition is not associative, so a sum's bits depend on its bracketing. Summing the gradients of
 // fixed micro-batches as a complete binary tree, where each rank holds a whole subtree and the ranks
-// combine subtrees the same way (recursive doubling), gives bit-identical sums at every power-of-two
-// rank count: the run does not depend on how many ranks computed it.
+// combine subtrees the same way (the allreduce follows this tree), gives bit-identical sums at every
+// power-of-two rank count, and at any other when each rank holds a power-of-two number of leaves: the run
+// does not depend on how many ranks computed it.
 
 public final class PairwiseSum {
     public let count: Int
