@@ -81,4 +81,23 @@ import Testing
         #expect((result["images_per_s"] as? Double ?? 0) > 0, "\(line)")
         try expectOneLineError(["bench", "--synthetic", "--in-memory"], mentioning: ["--synthetic", "--in-memory"], status: 64)
     }
+
+    /// `--link-gbit` adds the cost model's lines after the measurement: its own rank count beside the
+    /// measured step, then each node count asked for, slower on a slower link and never faster than compute.
+    @Test func benchPredictsTheStepOnNodesAndLinks() throws {
+        let bench = ["bench", "--synthetic", "--steps", "2", "--warmup", "0", "--batch-per-rank", "8"]
+        let outcome = try runVAE(bench + ["--link-gbit", "1,10", "--predict-nodes", "1,8"])
+        #expect(outcome.status == 0, "stderr: \(outcome.stderr)")
+        let lines = try outcome.stdout.split(separator: "\n").filter { $0.hasPrefix("{") }
+            .map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        let predictions = lines.filter { $0["prediction"] as? String == "alpha-beta" }
+        #expect(lines.count == 5 && predictions.count == 4, "\(outcome.stdout)")
+        func step(_ nodes: Int, _ gigabits: Double) -> Double {
+            predictions.first { $0["nodes"] as? Int == nodes && $0["link_gbit"] as? Double == gigabits }?["step_ms"] as? Double ?? -1
+        }
+        #expect(step(8, 1) > step(8, 10) && step(8, 10) > step(1, 10) && step(1, 1) == step(1, 10))
+        #expect(predictions.filter { $0["measured_step_ms"] != nil }.map { $0["nodes"] as? Int } == [1, 1])
+        try expectOneLineError(bench + ["--predict-nodes", "8"], mentioning: ["--predict-nodes needs --link-gbit"], status: 64)
+        try expectOneLineError(bench + ["--link-gbit", "fast"], mentioning: ["--link-gbit fast"], status: 64)
+    }
 }
