@@ -16,7 +16,21 @@ public final class PairwiseSum {
     deinit { stack.forEach { $0.deallocate() } }
 
     /// Adds `buffer` as the next leaf.
-    public func add(_ buffer: UnsafePointer<Float>) { push(buffer, 0..<count, &levels) }
+    public func add(_ buffer: UnsafePointer<Float>) {
+        let all = 0..<count
+        if levels.last == 0 {
+            // The leaf completes a pair at once: added straight into its left neighbour, not copied first.
+            let left = stack[levels.count - 1]
+            for i in all { left[i] += buffer[i] }
+            levels[levels.count - 1] = 1
+        } else {
+            if stack.count == levels.count { stack.append(.allocate(capacity: count)) }
+            stack[levels.count].update(from: buffer, count: count)
+            levels.append(0)
+        }
+        // Merge while the two newest partial sums cover subtrees of the same height: (left + right).
+        while levels.count >= 2 && levels[levels.count - 1] == levels[levels.count - 2] { merge(all, &levels) }
+    }
 
     /// Writes into `result`, over `range` only, the sum of every leaf added so far and `lastLeaf`; `lastLeaf` may
     /// be `result`. Leaves the sum's state alone, so each range of a buffer can be finished when it is ready,
@@ -24,22 +38,24 @@ public final class PairwiseSum {
     /// complete binary tree.
     public func finish(_ range: Range<Int>, lastLeaf: UnsafePointer<Float>, into result: UnsafeMutablePointer<Float>) {
         precondition(range.lowerBound >= 0 && range.upperBound <= count, "range \(range) outside 0..<\(count)")
-        var finalLevels = levels
-        push(lastLeaf, range, &finalLevels)
-        while finalLevels.count >= 2 { merge(range, &finalLevels) }
-        (result + range.lowerBound).update(from: stack[0] + range.lowerBound, count: range.count)
+        guard !levels.isEmpty else {
+            if UnsafePointer(result) != lastLeaf { (result + range.lowerBound).update(from: lastLeaf + range.lowerBound, count: range.count) }
+            return
+        }
+        // Pushed on top, the last leaf merges with every partial sum below it, newest first:
+        // s0 + (s1 + (… + (sk + leaf))). The inner sums go to a free slot, the outermost straight to `result`.
+        if stack.count == levels.count { stack.append(.allocate(capacity: count)) }
+        let scratch = stack[levels.count]
+        var right = lastLeaf
+        for k in stride(from: levels.count - 1, through: 0, by: -1) {
+            let left = stack[k], into = k == 0 ? result : scratch
+            for i in range { into[i] = left[i] + right[i] }
+            right = UnsafePointer(into)
+        }
     }
 
     /// Forgets the leaves: the next `add` starts a new sum.
     public func reset() { levels.removeAll(keepingCapacity: true) }
-
-    private func push(_ leaf: UnsafePointer<Float>, _ range: Range<Int>, _ levels: inout [Int]) {
-        if stack.count == levels.count { stack.append(.allocate(capacity: count)) }
-        (stack[levels.count] + range.lowerBound).update(from: leaf + range.lowerBound, count: range.count)
-        levels.append(0)
-        // Merge while the two newest partial sums cover subtrees of the same height: (left + right).
-        while levels.count >= 2 && levels[levels.count - 1] == levels[levels.count - 2] { merge(range, &levels) }
-    }
 
     private func merge(_ range: Range<Int>, _ levels: inout [Int]) {
         let right = stack[levels.count - 1], left = stack[levels.count - 2]

@@ -39,6 +39,10 @@ import VAEMath
         var buffer = l.last!
         for range in [6..<10, 0..<2, 2..<6] { pieces.finish(range, lastLeaf: buffer, into: &buffer) }
         #expect(buffer == expected)
+        // Finishing leaves the partial sums as they were: a second finish of the same leaves agrees.
+        var again = [Float](repeating: 0, count: 10)
+        whole.finish(0..<10, lastLeaf: l.last!, into: &again)
+        #expect(again == expected)
         pieces.reset()
         pieces.add(l[0])
         pieces.finish(0..<10, lastLeaf: l[0], into: &buffer)
