@@ -16,11 +16,14 @@ struct BenchAllreduce: ParsableCommand {
     @Option(help: "doubling, halving or both.") var algorithm = "both"
     @Option(help: "none, bf16 or fp16.") var compression = AllreduceCompression.none
     @Option(help: "Timed sums per size and algorithm.") var repeats = 20
+    @Option(name: .customLong("timeout-s"), help: "Seconds a sum waits for a partner before the job ends, naming it (0: for ever).")
+    var timeoutSeconds = 300
 
     func validate() throws {
         guard sizes.allSatisfy({ $0 > 0 }), !sizes.isEmpty else { throw ValidationError("--floats \(floats): positive integers, comma-separated") }
         guard !algorithms.isEmpty else { throw ValidationError("--algorithm \(algorithm): one of doubling, halving, both") }
         guard repeats > 0 else { throw ValidationError("--repeats \(repeats): must be at least 1") }
+        guard timeoutSeconds >= 0 else { throw ValidationError("--timeout-s \(timeoutSeconds): 0 (for ever) or a number of seconds") }
     }
 
     private var sizes: [Int] { floats.split(separator: ",").map { Int($0) ?? 0 } }
@@ -30,6 +33,7 @@ struct BenchAllreduce: ParsableCommand {
 
     func run() throws {
         let communicator = try joinRanks()
+        communicator.waitLimit = timeoutSeconds > 0 ? .seconds(timeoutSeconds) : nil
         try reportingErrors(communicator) {
             for count in sizes {
                 let mine = (0..<count).map { Self.leaf(rank: communicator.rank, index: $0) }

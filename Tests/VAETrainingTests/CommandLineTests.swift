@@ -52,6 +52,8 @@ import Testing
     @Test func usageErrors() throws {
         try expectOneLineError(["train", "--config", config, "--no-such-option"], mentioning: ["--no-such-option"], status: 64)
         try expectOneLineError(["bench", "--steps", "0"], mentioning: ["--steps 0"], status: 64)
+        try expectOneLineError(["bench-allreduce", "--timeout-s=-1"], mentioning: ["--timeout-s -1"], status: 64)
+        try expectOneLineError(["bench-allreduce", "--algorithm", "auto"], mentioning: ["--algorithm auto"], status: 64)
         try expectOneLineError(["sample", "--out", "x.png"], mentioning: ["--checkpoint"], status: 64)
     }
 
