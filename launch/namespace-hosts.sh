@@ -101,10 +101,6 @@ cleanup() {
     ip link show "$l" >/dev/null 2>&1 && ip link del "$l" 2>/dev/null
   done
   [[ -n $filter_pid ]] && kill "$filter_pid" 2>/dev/null
-  if [[ -n $bytes_file ]]; then
-    : >"$bytes_file"
-    for ((i = 0; i < hosts; i++)); do echo "$i ${sent[$i]:-0} ${received[$i]:-0}" >>"$bytes_file"; done
-  fi
   [[ -n $tmp ]] && rm -rf "$tmp"
   exit "$rc"
 }
@@ -152,7 +148,7 @@ if [[ -n $rate ]]; then
   done
   log "links limited to $rate per direction (tbf on eth0 in each namespace and on ${veth[*]})"
 fi
-# wait until both hosts answer (bridge ports go to forwarding immediately: STP is off by default)
+# wait until every host answers (bridge ports go to forwarding immediately: STP is off by default)
 for ((i = 0; i < hosts; i++)); do
   ok=0
   for _ in $(seq 1 20); do
@@ -164,10 +160,10 @@ for ((i = 0; i < hosts; i++)); do
   done
   [[ $ok == 1 ]] || { echo "namespace-hosts.sh: namespace ${ns[$i]} is not reachable" >&2; exit 1; }
 done
-# The counters start after the setup's pings, so the bytes are the job's.
+# The counters are read after the setup's pings and again after the job, so the bytes are the job's.
 counter() { ip netns exec "${ns[$1]}" cat "/sys/class/net/eth0/statistics/$2"; }
-sent=() received=()
-for ((i = 0; i < hosts; i++)); do sent[$i]=-$(counter "$i" tx_bytes); received[$i]=-$(counter "$i" rx_bytes); done
+counters() { for ((i = 0; i < hosts; i++)); do echo "$i $(counter "$i" tx_bytes) $(counter "$i" rx_bytes)"; done; }
+before=$(counters)
 exec 9>&-   # releases the lock; mpirun must not inherit it
 
 # --- launcher agent + hostfile ----------------------------------------------------------------
@@ -225,9 +221,11 @@ job_pid=$!
 set +e
 wait "$job_pid"
 rc=$?
-for ((i = 0; i < hosts; i++)); do
-  sent[$i]=$((sent[i] + $(counter "$i" tx_bytes))); received[$i]=$((received[i] + $(counter "$i" rx_bytes)))
-done
+if [[ -n $bytes_file ]]; then
+  paste -d ' ' <(echo "$before") <(counters) | while read -r host sent received _ sent_after received_after; do
+    echo "$host $((sent_after - sent)) $((received_after - received))"
+  done >"$bytes_file"
+fi
 # the filter ends once every writer (mpirun, orteds, ranks) is gone; give stragglers 5 s
 for _ in $(seq 1 50); do kill -0 "$filter_pid" 2>/dev/null || break; sleep 0.1; done
 set -e

@@ -41,14 +41,13 @@ struct Bench: ParsableCommand {
             throw ValidationError("--limit \(limit): must be at least 1" + (synthetic ? " with --synthetic" : ", or 0 for all"))
         }
         if synthetic && inMemory { throw ValidationError("--synthetic images are in memory already; leave out --in-memory") }
-        guard let links = Self.numbers(linkGbit ?? "1"), links.allSatisfy({ $0 > 0 }) else {
-            throw ValidationError("--link-gbit \(linkGbit ?? ""): positive numbers, comma-separated")
+        if let linkGbit, Self.numbers(linkGbit)?.allSatisfy({ $0 > 0 }) != true {
+            throw ValidationError("--link-gbit \(linkGbit): positive numbers, comma-separated")
         }
-        guard let nodes = Self.numbers(predictNodes ?? "1"), nodes.allSatisfy({ $0 >= 1 && $0.rounded() == $0 }) else {
-            throw ValidationError("--predict-nodes \(predictNodes ?? ""): whole numbers from 1, comma-separated")
+        if let predictNodes, Self.numbers(predictNodes)?.allSatisfy({ $0 >= 1 && $0.rounded() == $0 }) != true {
+            throw ValidationError("--predict-nodes \(predictNodes): whole numbers from 1, comma-separated")
         }
         if predictNodes != nil && linkGbit == nil { throw ValidationError("--predict-nodes needs --link-gbit") }
-        _ = (links, nodes)
     }
 
     private static func numbers(_ list: String) -> [Double]? {
@@ -114,8 +113,8 @@ struct Bench: ParsableCommand {
                 launchToFirstStepSeconds: rounded(startup, 3))
             printLine(try JSON.line(result))
             guard let linkGbit else { return }
-            // This run's compute: its step less the time it spent in the sums that no rank hid or waited for.
-            let model = CostModel(computeSeconds: elapsed / Double(steps) * (1 - (allreduce / elapsed)),
+            // This run's compute: its step less the time it spent in the sums' calls, hidden or not.
+            let model = CostModel(computeSeconds: (elapsed - allreduce) / Double(steps),
                                   bucketFloats: trainer.bucketFloats, compression: config.allreduce.compression, algorithm: config.allreduce.algorithm)
             for gigabits in Self.numbers(linkGbit)! {
                 for nodes in predictNodes.map({ Self.numbers($0)!.map { Int($0) } }) ?? [communicator.size] {

@@ -78,7 +78,7 @@ struct BenchAllreduce: ParsableCommand {
     /// their count, largest first, each group's complete binary tree, then the groups' sums added from the
     /// smallest up, S0 + (S1 + …), every partial sum rounded: one rank's pairwise sum over the same leaves.
     static func treeSums(count: Int, ranks: Int, rounding: AllreduceCompression) -> [Float] {
-        let groups = (0..<Int.bitWidth).reversed().filter { ranks >> $0 & 1 == 1 }.map { 1 << $0 }
+        let groups = AllreduceAlgorithm.groups(ranks: ranks)
         var level = [Float](repeating: 0, count: groups.first ?? 1)
         return (0..<count).map { index in
             var sum: Float?, end = ranks

@@ -16,6 +16,12 @@ public enum AllreduceAlgorithm: String, CaseIterable, Equatable, Sendable, Codab
     /// Where `auto` turns to halving: 64 KiB, one default bucket (see the README's *Past two nodes*).
     public static let halvingFromFloats = 16 * 1024
 
+    /// The groups a sum over `ranks` ranks forms, as the shim forms them: the binary digits of the count,
+    /// largest first (6 → [4, 2]), each a complete tree over consecutive ranks.
+    public static func groups(ranks: Int) -> [Int] {
+        (0..<Int.bitWidth).reversed().filter { ranks >> $0 & 1 == 1 }.map { 1 << $0 }
+    }
+
     /// Whether a sum of `floats` over `ranks` ranks goes by halving.
     public func halves(floats: Int, ranks: Int) -> Bool {
         switch self {

@@ -17,11 +17,10 @@ public final class PairwiseSum {
 
     /// Adds `buffer` as the next leaf.
     public func add(_ buffer: UnsafePointer<Float>) {
-        let all = 0..<count
         if levels.last == 0 {
             // The leaf completes a pair at once: added straight into its left neighbour, not copied first.
             let left = stack[levels.count - 1]
-            for i in all { left[i] += buffer[i] }
+            for i in 0..<count { left[i] += buffer[i] }
             levels[levels.count - 1] = 1
         } else {
             if stack.count == levels.count { stack.append(.allocate(capacity: count)) }
@@ -29,7 +28,7 @@ public final class PairwiseSum {
             levels.append(0)
         }
         // Merge while the two newest partial sums cover subtrees of the same height: (left + right).
-        while levels.count >= 2 && levels[levels.count - 1] == levels[levels.count - 2] { merge(all, &levels) }
+        while levels.count >= 2 && levels[levels.count - 1] == levels[levels.count - 2] { mergeNewestPair() }
     }
 
     /// Writes into `result`, over `range` only, the sum of every leaf added so far and `lastLeaf`; `lastLeaf` may
@@ -57,9 +56,9 @@ public final class PairwiseSum {
     /// Forgets the leaves: the next `add` starts a new sum.
     public func reset() { levels.removeAll(keepingCapacity: true) }
 
-    private func merge(_ range: Range<Int>, _ levels: inout [Int]) {
+    private func mergeNewestPair() {
         let right = stack[levels.count - 1], left = stack[levels.count - 2]
-        for i in range { left[i] += right[i] }
+        for i in 0..<count { left[i] += right[i] }
         levels.removeLast()
         levels[levels.count - 1] += 1
     }

@@ -45,8 +45,7 @@ public struct CostModel {
     /// The critical path of one step's sums over `ranks` ranks, one per node.
     public func communicationSeconds(ranks: Int, link: Link) -> Double {
         guard ranks > 1 else { return 0 }
-        // The groups: the binary digits of the rank count, largest first (see the shim).
-        let groups = (0..<Int.bitWidth).reversed().filter { ranks >> $0 & 1 == 1 }.map { 1 << $0 }
+        let groups = AllreduceAlgorithm.groups(ranks: ranks)
         let rounds = Double(groups[0].trailingZeroBitCount), p = Double(groups[0])
         return bucketFloats.enumerated().map { index, floats in
             let bytes = Double(floats * (compression != .none && index < bucketFloats.count - 1 ? 2 : 4))
