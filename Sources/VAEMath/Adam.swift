@@ -4,6 +4,7 @@
 // and the learning-rate schedule: GDL_code's step decay, lr(epoch) = lr₀ · decay^⌊epoch / stepSize⌋, times a
 // linear warm-up over the first steps (Goyal et al. 2017).
 
+import CKernels
 import Foundation
 
 public final class Adam {
@@ -46,14 +47,9 @@ public final class Adam {
 
     public func apply(_ range: Range<Int>, parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>) {
         precondition(range.lowerBound >= 0 && range.upperBound <= count, "range \(range) outside 0..<\(count)")
-        let m = firstMoment.baseAddress!, v = secondMoment.baseAddress!
-        let b1 = beta1, b2 = beta2, eps = epsilon, alpha = alpha
-        for i in range {
-            let g = gradients[i]
-            m[i] = b1 * m[i] + (1 - b1) * g
-            v[i] = b2 * v[i] + (1 - b2) * g * g
-            parameters[i] -= alpha * m[i] / (v[i].squareRoot() + eps)
-        }
+        let i = range.lowerBound
+        vae_adam_apply(parameters + i, firstMoment.baseAddress! + i, secondMoment.baseAddress! + i, gradients + i,
+                       range.count, beta1, beta2, epsilon, alpha)
     }
 }
 

@@ -36,4 +36,9 @@ void vae_bn_gradient_sums(const float *dz, const float *x, size_t rows, size_t c
 void vae_bn_input_gradient(float *gradient, const float *x, size_t rows, size_t channels, const float *mean,
                            const float *inv, const float *scale, const float *s, const float *sx, float m);
 
+/// Adam's update over count parameters (Adam.swift has the math): m ← β1·m + (1 − β1)·g;
+/// v ← β2·v + (1 − β2)·g·g; p ← p − α·m / (√v + ε). The four buffers must not overlap.
+void vae_adam_apply(float *restrict p, float *restrict m, float *restrict v, const float *restrict g,
+                    size_t count, float beta1, float beta2, float epsilon, float alpha);
+
 #endif
