@@ -2,11 +2,6 @@
 #include "vae_kernels.h"
 #include "versions.h"
 
-VERSIONS void vae_bn_sums(const float *restrict x, size_t rows, size_t c, float *restrict sum) {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < c; j++) sum[j] += x[r * c + j];
-}
-
 VERSIONS void vae_bn_squared_deviations(const float *restrict x, size_t rows, size_t c, const float *restrict mean,
                                         float *restrict sum) {
     for (size_t r = 0; r < rows; r++)

@@ -3,6 +3,7 @@
 
 import CBLAS
 import CDNNL
+import CKernels
 
 public enum Kernels {
     /// Sets the threads of each GEMM (OpenBLAS) and of each oneDNN primitive (its OpenMP runtime) run from
@@ -29,19 +30,13 @@ public enum Kernels {
     /// rows[r][j] += bias[j] for every row of a rows×columns matrix.
     @inline(__always)
     public static func addBias(_ bias: UnsafePointer<Float>, to matrix: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
-        for r in 0..<rows {
-            let row = matrix + r * columns
-            for j in 0..<columns { row[j] += bias[j] }
-        }
+        vae_add_bias(bias, matrix, rows, columns)
     }
 
     /// sums[j] += Σ_r matrix[r][j]: the bias gradient.
     @inline(__always)
     public static func accumulateColumnSums(_ matrix: UnsafePointer<Float>, rows: Int, columns: Int, into sums: UnsafeMutablePointer<Float>) {
-        for r in 0..<rows {
-            let row = matrix + r * columns
-            for j in 0..<columns { sums[j] += row[j] }
-        }
+        vae_column_sums(matrix, rows, columns, sums)
     }
 
     /// Σ x², in Float over 16 lanes in one pass. It is not finite exactly when some element is NaN or infinite,

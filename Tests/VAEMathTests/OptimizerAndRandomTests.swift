@@ -31,6 +31,28 @@ import VAEMath
         #expect(a == b && pieces.step == 3)
     }
 
+    /// The C kernel against Adam's formula in a scalar Swift loop, evaluated in the header's order: 37
+    /// parameters take the vector body and the tail, over three steps.
+    @Test func adamKernelGivesTheBitsOfTheScalarFormula() {
+        let count = 37, adam = Adam(parameterCount: count)
+        var p = randomValues(count, seed: 41), expected = p
+        var m = [Float](repeating: 0, count: count), v = m
+        for step in 1...3 {
+            let g = randomValues(count, seed: UInt64(41 + step), in: -2...2)
+            adam.update(parameters: &p, gradients: g, learningRate: 0.01)
+            let t = Double(step)
+            let alpha = Float(Double(Float(0.01)) * (1 - pow(Double(adam.beta2), t)).squareRoot() / (1 - pow(Double(adam.beta1), t)))
+            for i in 0..<count {
+                m[i] = adam.beta1 * m[i] + (1 - adam.beta1) * g[i]
+                v[i] = adam.beta2 * v[i] + (1 - adam.beta2) * g[i] * g[i]
+                expected[i] -= alpha * m[i] / (v[i].squareRoot() + adam.epsilon)
+            }
+        }
+        #expect(p.map(\.bitPattern) == expected.map(\.bitPattern))
+        #expect(Array(adam.firstMoment).map(\.bitPattern) == m.map(\.bitPattern))
+        #expect(Array(adam.secondMoment).map(\.bitPattern) == v.map(\.bitPattern))
+    }
+
     @Test func stepDecay() {
         let schedule = StepDecaySchedule(initialRate: 0.001, decayFactor: 0.5, stepSize: 2)
         #expect(schedule.learningRate(epoch: 0) == 0.001)

@@ -12,12 +12,16 @@
 /// VAEMath's CounterRandom.uniform(CounterRandom.bits(prefix:, stream << 32 | e)) < rate ? 0 : keep.
 void vae_dropout_factors(uint64_t prefix, uint64_t stream, size_t count, float rate, float keep, float *out);
 
-// BatchNorm's loops over a rows × channels matrix (NHWC activations: a row is a pixel's channels). Each
-// per-channel sum adds its rows in order, and each expression is evaluated as written (no fused
-// multiply-add), so every instruction set gives the bits of the plain loops; BatchNorm.swift has the math.
+// Loops over a rows × channels matrix (NHWC activations: a row is a pixel's channels). Each per-channel
+// sum adds its rows in order, and each expression is evaluated as written (no fused multiply-add), so
+// every instruction set gives the bits of the plain loops.
 
-/// sum[j] += Σ_r x[r][j]
-void vae_bn_sums(const float *x, size_t rows, size_t channels, float *sum);
+/// sum[j] += Σ_r x[r][j], rows in order: a bias gradient, a batch norm's sum.
+void vae_column_sums(const float *x, size_t rows, size_t channels, float *sum);
+/// x[r][j] += bias[j]
+void vae_add_bias(const float *bias, float *x, size_t rows, size_t channels);
+
+// BatchNorm's loops; BatchNorm.swift has the math.
 /// sum[j] += Σ_r (x[r][j] − mean[j])²
 void vae_bn_squared_deviations(const float *x, size_t rows, size_t channels, const float *mean, float *sum);
 /// y = γ·x̂ + β, x̂ = (x − μ)·inv
