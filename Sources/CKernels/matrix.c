@@ -1,28 +1,20 @@
 #include "vae_kernels.h"
 #include "versions.h"
+#include "column_blocks.h"
 
-// Columns j0 ..< j0 + W summed down every row in order, in registers: W is a constant, so the compiler keeps
-// the W sums in vector registers instead of storing them after every row.
-#define COLUMN_BLOCK(W)                                                                                        \
-    static inline __attribute__((always_inline)) void column_block_##W(const float *restrict x, size_t rows,     \
-                                                                       size_t c, size_t j0, float *restrict sum) { \
+#define COLUMN_SUMS_BLOCK(W)                                                                                   \
+    BLOCK_INLINE void column_sums_##W(size_t j0, const float *restrict x, size_t rows, size_t c,                \
+                                      float *restrict sum) {                                                   \
         float acc[W];                                                                                          \
         for (size_t j = 0; j < W; j++) acc[j] = sum[j0 + j];                                                   \
         for (size_t r = 0; r < rows; r++)                                                                      \
             for (size_t j = 0; j < W; j++) acc[j] += x[r * c + j0 + j];                                        \
         for (size_t j = 0; j < W; j++) sum[j0 + j] = acc[j];                                                   \
     }
-COLUMN_BLOCK(64)
-COLUMN_BLOCK(16)
-COLUMN_BLOCK(4)
-COLUMN_BLOCK(1)
+BLOCK_WIDTHS(COLUMN_SUMS_BLOCK)
 
 VERSIONS void vae_column_sums(const float *restrict x, size_t rows, size_t c, float *restrict sum) {
-    size_t j = 0;
-    for (; j + 64 <= c; j += 64) column_block_64(x, rows, c, j, sum);
-    for (; j + 16 <= c; j += 16) column_block_16(x, rows, c, j, sum);
-    for (; j + 4 <= c; j += 4) column_block_4(x, rows, c, j, sum);
-    for (; j < c; j++) column_block_1(x, rows, c, j, sum);
+    COLUMN_BLOCKS(column_sums, c, x, rows, c, sum);
 }
 
 VERSIONS void vae_add_bias(const float *restrict bias, float *restrict x, size_t rows, size_t c) {

@@ -126,18 +126,14 @@ public final class BatchNorm: Layer, CustomStringConvertible {
         inputGradient.resize(batch: outputGradient.batch)
         let x = input!.pointer, dx = inputGradient.pointer
         let g = store.pointer(gamma), dg = store.gradient(gamma), db = store.gradient(beta)
-        // ∂ of the normalization's output goes into ∂input's buffer, which the last pass turns into ∂input.
-        // Fused, it is the epilogue's backward (Dropout's ∂out·m, then LeakyReLU's factor, 1 or α).
-        if let epilogue {
-            vae_bn_leaky_backward(outputGradient.pointer, factor.pointer, outputGradient.count, epilogue.slope, dx)
-        } else {
-            dx.update(from: outputGradient.pointer, count: outputGradient.count)
-        }
         // The forward pass left μ and 1/σ in the first per-channel rows.
         let (mu, inv, s, sx, scale) = (perChannel, perChannel + c, perChannel + 2 * c, perChannel + 3 * c, perChannel + 4 * c)
         s.update(repeating: 0, count: c)
         sx.update(repeating: 0, count: c)
-        vae_bn_gradient_sums(dx, x, rows, c, mu, inv, s, sx)
+        // ∂ of the normalization's output goes into ∂input's buffer, which the last pass turns into ∂input.
+        // Fused, it is the epilogue's backward (Dropout's ∂out·m, then LeakyReLU's factor, 1 or α).
+        vae_bn_gradient_sums(outputGradient.pointer, epilogue == nil ? nil : UnsafePointer(factor.pointer),
+                             epilogue?.slope ?? 1, dx, x, rows, c, mu, inv, s, sx)
         let m = Float(rows)
         for j in 0..<c {
             dg[j] += sx[j]

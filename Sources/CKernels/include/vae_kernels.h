@@ -31,11 +31,10 @@ void vae_bn_normalize(const float *x, size_t rows, size_t channels, const float 
 /// (vae_dropout_factors), else 1; y = a·m (a without dropout); factor = z > 0 ? m : −m.
 void vae_bn_normalize_leaky(const float *x, size_t rows, size_t channels, const float *mean, const float *inv,
                             const float *gamma, const float *beta, float slope, int dropout, float *y, float *factor);
-/// The epilogue's backward: dz = ∂out·|factor|·(factor's sign bit ? slope : 1)
-void vae_bn_leaky_backward(const float *dout, const float *factor, size_t count, float slope, float *dz);
-/// s[j] += Σ_r dz[r][j];  sx[j] += Σ_r dz[r][j]·x̂[r][j]
-void vae_bn_gradient_sums(const float *dz, const float *x, size_t rows, size_t channels, const float *mean,
-                          const float *inv, float *s, float *sx);
+/// dz = ∂out, or with the epilogue (factor not NULL) its backward, ∂out·|factor|·(factor's sign bit ? slope
+/// : 1); then s[j] += Σ_r dz[r][j];  sx[j] += Σ_r dz[r][j]·x̂[r][j]
+void vae_bn_gradient_sums(const float *dout, const float *factor, float slope, float *dz, const float *x,
+                          size_t rows, size_t channels, const float *mean, const float *inv, float *s, float *sx);
 /// gradient: dz on entry, dx = scale·(m·dz − s − x̂·sx) on return; scale per channel, m the rows as a float.
 void vae_bn_input_gradient(float *gradient, const float *x, size_t rows, size_t channels, const float *mean,
                            const float *inv, const float *scale, const float *s, const float *sx, float m);
