@@ -57,7 +57,7 @@ let package = Package(
         ]),
         // The thin CLI: its commands as a library, and `vae`, the binary that runs them.
         .target(name: "VAECommandLine", dependencies: [
-            "VAETraining", "VAEReport", "VAECheckpoint", "VAEData", "VAEConfig", "VAESupport", "VAECommunication", "VAEMath", "CBLAS",
+            "VAETraining", "VAEReport", "VAECheckpoint", "VAEData", "VAEConfig", "VAESupport", "VAECommunication", "VAEMath",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "vae", dependencies: ["VAECommandLine"]),

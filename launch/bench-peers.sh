@@ -4,10 +4,10 @@
 #   TF_PYTHON=~/venv-tf/bin/python TORCH_PYTHON=~/venv-torch/bin/python launch/bench-peers.sh [PASS...]
 # PASS is any of (default: all three):
 #   digits  batch 32 per rank, z 2, 20,000 Fashion-MNIST images, 20 warm-up + 200 timed steps, on 1 core
-#           and on 2 (ours with overlapped buckets and with one fused allreduce)
+#           and on 2 (ours with overlapped buckets, with one fused allreduce, and as 1 process of 2 threads)
 #   faces   configs/faces.yaml on synthetic 128×128×3 images, global batch 32, 5 warm-up + 40 timed
 #           steps: 1 rank (Keras with 1 and 2 threads), 2 ranks of 16 images (ours, PyTorch DDP), and ours
-#           on 1 rank at 16 images, the base of the scaling
+#           on 1 rank at 16 images, the base of the scaling, and ours as 1 process of 2 threads
 #   links   the faces model's 2 ranks of 16 images on two network-namespace hosts (launch/namespace-hosts.sh, root) whose
 #           links tc limits to 10 and 1 Gbit/s, fp32 and bf16 gradients
 # Each run prints one JSON line, tagged "run"; the ratios follow, each with its target. Every pass runs
@@ -55,12 +55,14 @@ for repeat in 1 2; do
         peer digits-torch-1 "$torch" "$peers/torch_vae.py" --threads 1
         run digits-ours-2 mpirun -np 2 --bind-to core "$vae" bench
         run digits-ours-2-fused mpirun -np 2 --bind-to core "$vae" bench --set allreduce.overlap=false
+        run digits-ours-1x2 env OPENBLAS_NUM_THREADS=2 "$vae" bench
         peer digits-keras-2 "$tf" "$peers/keras_vae.py" --threads 2
         peer digits-torch-ddp-2 "$torch" "$peers/torch_vae.py" --ranks 2 --threads 1 ;;
       faces)
         run faces-ours-1 "$vae" bench "${faces[@]}"
         run faces-ours-1-batch16 "$vae" bench "${faces[@]}" --batch-per-rank 16
         run faces-ours-2 mpirun -np 2 --bind-to core "$vae" bench "${faces[@]}" --batch-per-rank 16
+        run faces-ours-1x2 env OPENBLAS_NUM_THREADS=2 "$vae" bench "${faces[@]}"
         peer faces-keras-1 "$tf" "$peers/keras_faces.py" --threads 1 "${facesPeer[@]}"
         peer faces-keras-2 "$tf" "$peers/keras_faces.py" --threads 2 "${facesPeer[@]}"
         peer faces-torch-1 "$torch" "$peers/torch_faces.py" --threads 1 "${facesPeer[@]}"
@@ -102,10 +104,12 @@ ratio("digits, 1 core, ours / Keras", "digits-ours-1", "digits-keras-1", 1.1)
 ratio("digits, 1 core, ours / PyTorch", "digits-ours-1", "digits-torch-1")
 ratio("digits, 2 cores, ours / Keras 2 threads", "digits-ours-2", "digits-keras-2")
 ratio("digits, 2 cores, ours / PyTorch DDP", "digits-ours-2", "digits-torch-ddp-2")
+ratio("digits, 1 process × 2 threads, ours / Keras 2 threads", "digits-ours-1x2", "digits-keras-2")
 ratio("faces, 1 rank, ours / Keras 1 thread", "faces-ours-1", "faces-keras-1", 2.5)
 ratio("faces, 1 rank, ours / PyTorch 1 thread", "faces-ours-1", "faces-torch-1")
 ratio("faces, 2 ranks, ours / Keras 2 threads", "faces-ours-2", "faces-keras-2", 3.0)
 ratio("faces, 2 ranks, ours / PyTorch DDP", "faces-ours-2", "faces-torch-ddp-2", 3.0)
+ratio("faces, 1 process × 2 threads, ours / Keras 2 threads", "faces-ours-1x2", "faces-keras-2")
 ratio("faces, scaling 1 → 2 ranks, shared memory", "faces-ours-2", "faces-ours-1-batch16", 0.95, 2, pct)
 for rate, target in (("10gbit", 0.95), ("1gbit", None)):
     ratio(f"faces, scaling 1 → 2 hosts at {rate}, fp32", f"links-{rate}-none", "links-ours-1-batch16", target, 2, pct)

@@ -4,7 +4,6 @@
 // 20,000 Fashion-MNIST images, 20 warm-up and 200 timed steps.
 
 import ArgumentParser
-import CBLAS
 import Foundation
 import VAECommunication
 import VAEConfig
@@ -63,7 +62,7 @@ struct Bench: ParsableCommand {
             let globalBatch = batchPerRank * communicator.size
             config.training.batchSize = globalBatch
             config.data.limit = limit ?? (synthetic ? max(globalBatch, min((warmup + steps) * globalBatch, Bench.syntheticCap)) : 20_000)
-            setMathThreads(localRanks: communicator.localSize)
+            let threads = setMathThreads(localRanks: communicator.localSize, convolutions: config.training.convBackend)
             var trainer: Trainer
             if synthetic {
                 let m = config.model
@@ -102,7 +101,7 @@ struct Bench: ParsableCommand {
             let flopsPerImage = 6.0 * Double(config.model.forwardMultiplyAdds)  // forward 2·MACs, backward twice that
             guard communicator.rank == 0 else { return }
             let result = BenchResult(
-                backend: config.training.convBackend.rawValue, data: synthetic ? "synthetic" : trainer.dataset.names.isEmpty ? "idx" : inMemory ? "folder in memory" : "folder, mapped cache", ranks: communicator.size, threadsPerRank: Int(openblas_get_num_threads()),
+                backend: config.training.convBackend.rawValue, data: synthetic ? "synthetic" : trainer.dataset.names.isEmpty ? "idx" : inMemory ? "folder in memory" : "folder, mapped cache", ranks: communicator.size, threadsPerRank: threads,
                 batchPerRank: batchPerRank, microBatch: config.training.microBatch, zDim: config.model.zDim, steps: steps, warmup: warmup,
                 imagesPerSecond: rounded(images / elapsed, 1), stepMilliseconds: rounded(elapsed * 1000 / Double(steps), 3),
                 gigaflopsPerSecond: rounded(images * flopsPerImage / elapsed / 1e9, 1),

@@ -43,7 +43,7 @@ struct Train: ParsableCommand {
             defer { live?.clear() }  // an error line starts clean
             var config = try settings.load()
             if let out { config.output.directory = out }
-            setMathThreads(localRanks: communicator.localSize)
+            setMathThreads(localRanks: communicator.localSize, convolutions: config.training.convBackend)
             let trainer = try Trainer(config: config, communicator: communicator)
             trainer.stopSignal = StopSignals.install()
             trainer.liveProgress = live
@@ -130,13 +130,16 @@ func joinRanks() throws -> Communicator {
     }
 }
 
-/// Each rank gets cores ÷ ranks-on-this-node threads (at least 1) for OpenBLAS and oneDNN alike, unless the
-/// user chose with OPENBLAS_NUM_THREADS or OMP_NUM_THREADS (either sets both), or Slurm gave each task
-/// --cpus-per-task CPUs (SLURM_CPUS_PER_TASK).
-func setMathThreads(localRanks: Int) {
+/// Each rank gets cores ÷ ranks-on-this-node math threads (at least 1), unless the user chose with
+/// OPENBLAS_NUM_THREADS or OMP_NUM_THREADS (either sets both), or Slurm gave each task --cpus-per-task CPUs
+/// (SLURM_CPUS_PER_TASK); `Kernels.setThreadCount` says which library uses them. Returns the count.
+@discardableResult
+func setMathThreads(localRanks: Int, convolutions: ConvolutionBackend) -> Int {
     let environment = ProcessInfo.processInfo.environment
     let chosen = ["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "SLURM_CPUS_PER_TASK"].lazy.compactMap { environment[$0].flatMap { Int($0) } }.first
-    Kernels.setThreadCount(chosen ?? max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, localRanks)))
+    let threads = max(1, chosen ?? ProcessInfo.processInfo.activeProcessorCount / max(1, localRanks))
+    Kernels.setThreadCount(threads, convolutions: convolutions)
+    return threads
 }
 
 /// The last SIGTERM or SIGINT received; an atomic, so the handler may set it while the loop reads it.

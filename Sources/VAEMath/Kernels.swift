@@ -6,11 +6,14 @@ import CDNNL
 import CKernels
 
 public enum Kernels {
-    /// Sets the threads of each GEMM (OpenBLAS) and of each oneDNN primitive (its OpenMP runtime) run from
-    /// the calling thread.
-    public static func setThreadCount(_ threads: Int) {
-        openblas_set_num_threads(Int32(max(1, threads)))
-        omp_set_num_threads(Int32(max(1, threads)))
+    /// Sets the threads of each oneDNN primitive (its OpenMP runtime) run from the calling thread, and of each
+    /// GEMM (OpenBLAS) when the convolutions are GEMMs. With oneDNN's convolutions OpenBLAS keeps one thread:
+    /// its GEMMs are then the dense layers' few rows, and its idle workers spin on the cores that oneDNN's
+    /// threads need (faces at 1 rank × 2 threads: 219–237 images/s with both threaded, 361–405 so).
+    public static func setThreadCount(_ threads: Int, convolutions: ConvolutionBackend) {
+        let threads = Int32(max(1, threads))
+        openblas_set_num_threads(convolutions == .im2col ? threads : 1)
+        omp_set_num_threads(threads)
     }
 
     /// C[m×n] = alpha · op(A) · op(B) + beta · C, row-major; op transposes when asked.

@@ -70,16 +70,19 @@ import Testing
     }
 
     /// `vae bench --synthetic` times the faces config with no image folder anywhere (its data.train,
-    /// data/celeb/img_align_celeba, is not read) and prints the usual JSON line.
+    /// data/celeb/img_align_celeba, is not read) and prints the usual JSON line, with the math threads
+    /// OPENBLAS_NUM_THREADS chose.
     @Test func benchOnSyntheticImagesNeedsNoData() throws {
         let faces = packageRoot.appendingPathComponent("configs/faces.yaml").path
-        let outcome = try runVAE(["bench", "--config", faces, "--synthetic", "--steps", "2", "--warmup", "1", "--batch-per-rank", "8",
-                                  "--set", "data.train=\(directory.path)/no-such-folder"])
+        let outcome = try runProcess([vaeBinary, "bench", "--config", faces, "--synthetic", "--steps", "2", "--warmup", "1",
+                                      "--batch-per-rank", "8", "--set", "data.train=\(directory.path)/no-such-folder"],
+                                     environment: ["OPENBLAS_NUM_THREADS": "3"])
         #expect(outcome.status == 0, "stderr: \(outcome.stderr)")
         let line = try #require(outcome.stdout.split(separator: "\n").last { $0.hasPrefix("{") }, "stdout: \(outcome.stdout)")
         let result = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
         #expect(result["data"] as? String == "synthetic")
         #expect(result["z_dim"] as? Int == 200 && result["batch_per_rank"] as? Int == 8 && result["steps"] as? Int == 2)
+        #expect(result["threads_per_rank"] as? Int == 3, "\(line)")
         #expect((result["images_per_s"] as? Double ?? 0) > 0, "\(line)")
         try expectOneLineError(["bench", "--synthetic", "--in-memory"], mentioning: ["--synthetic", "--in-memory"], status: 64)
     }
