@@ -41,8 +41,10 @@ import VAEMath
                        reductionBuffer: Array(store.reductionBuffer).map(\.bitPattern))
     }
 
-    /// 8 channels fill part of one vector of 16, 40 two whole vectors and part of a third.
-    @Test(arguments: [nil, 0.25, 0.5] as [Float?], [8, 40])
+    /// 8 channels fill part of one vector of 16, 40 two whole vectors and part of a third; in the C kernels'
+    /// column blocks (64, 16, 4 and 1 wide), 8 is two blocks of 4, 40 two of 16 and two of 4, 72 one of 64
+    /// and two of 4.
+    @Test(arguments: [nil, 0.25, 0.5] as [Float?], [8, 40, 72])
     func fusedEqualsTheSeparateLayers(dropoutRate: Float?, channels: Int) {
         for training in [true, false] { compare(dropoutRate: dropoutRate, training: training, channels: channels) }
     }
@@ -62,7 +64,7 @@ import VAEMath
 
     /// The C kernels against BatchNorm's formulas in plain scalar loops, in the order the header gives:
     /// whatever instruction set the CPU picks, the bits of the loops as written.
-    @Test(arguments: [8, 40])
+    @Test(arguments: [8, 40, 72])
     func kernelsGiveTheBitsOfScalarLoops(channels c: Int) {
         let rows = 36, count = rows * c, epsilon: Float = 0.001
         let x = randomValues(count, seed: 21, in: -3...3), dy = randomValues(count, seed: 22, in: -2...2)
