@@ -2,6 +2,7 @@
 //   LeakyReLU: y = x if x > 0 else α·x (Keras's default α = 0.3);  ∂x = ∂y · (1 if x > 0 else α)
 //   Sigmoid:   y = 1 / (1 + e^−x);                                  ∂x = ∂y · y · (1 − y)
 
+import CKernels
 import Foundation
 
 public final class LeakyReLU: Layer {
@@ -42,8 +43,7 @@ public final class Sigmoid: Layer {
 
     public func forward(_ input: Tensor, _ context: StepContext) -> Tensor {
         output.resize(batch: input.batch)
-        let x = input.pointer, y = output.pointer
-        for i in 0..<input.count { y[i] = 1 / (1 + expf(-x[i])) }
+        vae_sigmoid(input.pointer, output.pointer, input.count)  // 1 / (1 + expf(-x)), vectorized
         return output
     }
 

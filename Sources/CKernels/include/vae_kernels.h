@@ -39,6 +39,10 @@ void vae_bn_gradient_sums(const float *dout, const float *factor, float slope, f
 void vae_bn_input_gradient(float *gradient, const float *x, size_t rows, size_t channels, const float *mean,
                            const float *inv, const float *scale, const float *s, const float *sx, float m);
 
+/// y = 1 / (1 + e^−x), with e^−x in the bits of glibc 2.36's expf on CPUs with FMA (its __expf_fma), in
+/// every version: Sigmoid's forward pass as `1 / (1 + expf(-x))` computes it there.
+void vae_sigmoid(const float *x, float *y, size_t count);
+
 /// Adam's update over count parameters (Adam.swift has the math): m ← β1·m + (1 − β1)·g;
 /// v ← β2·v + (1 − β2)·g·g; p ← p − α·m / (√v + ε). The four buffers must not overlap.
 void vae_adam_apply(float *restrict p, float *restrict m, float *restrict v, const float *restrict g,
