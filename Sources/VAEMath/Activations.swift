@@ -3,7 +3,6 @@
 //   Sigmoid:   y = 1 / (1 + e^−x);                                  ∂x = ∂y · y · (1 − y)
 
 import CKernels
-import Foundation
 
 public final class LeakyReLU: Layer {
     public static let kerasSlope: Float = 0.3

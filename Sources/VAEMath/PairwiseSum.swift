@@ -19,8 +19,7 @@ public final class PairwiseSum {
     public func add(_ buffer: UnsafePointer<Float>) {
         if levels.last == 0 {
             // The leaf completes a pair at once: added straight into its left neighbour, not copied first.
-            let left = stack[levels.count - 1]
-            for i in 0..<count { left[i] += buffer[i] }
+            accumulate(buffer, into: stack[levels.count - 1])
             levels[levels.count - 1] = 1
         } else {
             if stack.count == levels.count { stack.append(.allocate(capacity: count)) }
@@ -57,9 +56,13 @@ public final class PairwiseSum {
     public func reset() { levels.removeAll(keepingCapacity: true) }
 
     private func mergeNewestPair() {
-        let right = stack[levels.count - 1], left = stack[levels.count - 2]
-        for i in 0..<count { left[i] += right[i] }
+        accumulate(stack[levels.count - 1], into: stack[levels.count - 2])
         levels.removeLast()
         levels[levels.count - 1] += 1
+    }
+
+    /// left += right over the whole buffer: a right subtree's sum added into its left neighbour.
+    private func accumulate(_ right: UnsafePointer<Float>, into left: UnsafeMutablePointer<Float>) {
+        for i in 0..<count { left[i] += right[i] }
     }
 }
