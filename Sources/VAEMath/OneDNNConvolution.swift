@@ -6,8 +6,9 @@
 // Primitives are built once per batch size and reused. oneDNN picks the weights layout it computes in;
 // when that is not hwio, a reorder converts the parameters before each product. Backward-weights
 // overwrites its output, so it writes a scratch and a reorder with a sum post-op adds that into ∂W.
-// One exception: oneDNN's backward-data for a single input channel (the decoder's last layer, run forward)
-// is slow, 0.49 ms against ~0.15 ms for GEMM+col2im at 28×28×32→1, batch 8; that product goes to im2col.
+// Two exceptions, where oneDNN's backward-data (a decoder's last layer, run forward) is slow for few input
+// channels: stride 2 goes to a sub-pixel convolution (SubpixelBackwardData), and a single input channel
+// otherwise to im2col, 0.49 ms against ~0.15 ms for GEMM+col2im at 28×28×32→1, batch 8.
 
 import CDNNL
 
@@ -39,6 +40,15 @@ enum OneDNN {
 
     static func bind(_ memory: dnnl_memory_t, _ pointer: UnsafePointer<Float>) {
         check(dnnl_memory_set_data_handle(memory, UnsafeMutableRawPointer(mutating: pointer)), "binding a buffer")
+    }
+
+    /// A convolution's primitive descriptor, with a user scratchpad; backward ones take the forward's as `hint`.
+    static func primitiveDescriptor(_ op: UnsafeRawPointer, hint: dnnl_primitive_desc_t? = nil) -> dnnl_primitive_desc_t {
+        let attr = attributes(accumulate: false)
+        defer { dnnl_primitive_attr_destroy(attr) }
+        var descriptor: dnnl_primitive_desc_t?
+        check(dnnl_primitive_desc_create(&descriptor, op, attr, engine, hint), "creating a convolution")
+        return descriptor!
     }
 
     /// An attribute with a user scratchpad and, if asked, a sum post-op (dst += result).
@@ -101,6 +111,8 @@ final class OneDNNConvolution: ConvolutionKernel {
     private let stream: dnnl_stream_t
     private var plans: [Int: Plan] = [:]
     private var latestInput: (pointer: UnsafePointer<Float>, batch: Int)?
+    /// Backward-data where oneDNN's own is slow for few input channels (see the top of the file).
+    private let subpixelData: SubpixelBackwardData?
     private let singleChannelData: Im2colConvolution?
 
     init(geometry: ConvGeometry, inputChannels: Int, outputChannels: Int) {
@@ -110,7 +122,9 @@ final class OneDNNConvolution: ConvolutionKernel {
         var stream: dnnl_stream_t?
         OneDNN.check(dnnl_stream_create(&stream, OneDNN.engine, dnnl_stream_default_flags.rawValue), "creating a stream")
         self.stream = stream!
-        singleChannelData = inputChannels == 1
+        subpixelData = SubpixelBackwardData(geometry: geometry, inputChannels: inputChannels, outputChannels: outputChannels,
+                                            stream: self.stream)
+        singleChannelData = inputChannels == 1 && subpixelData == nil
             ? Im2colConvolution(geometry: geometry, inputChannels: inputChannels, outputChannels: outputChannels) : nil
     }
 
@@ -137,6 +151,9 @@ final class OneDNNConvolution: ConvolutionKernel {
 
     func backwardData(_ outputGradient: UnsafePointer<Float>, weights: UnsafePointer<Float>,
                       into inputGradient: UnsafeMutablePointer<Float>, batch: Int) {
+        if let subpixelData {
+            return subpixelData.run(outputGradient, weights: weights, into: inputGradient, batch: batch)
+        }
         if let singleChannelData {
             return singleChannelData.backwardData(outputGradient, weights: weights, into: inputGradient, batch: batch)
         }
@@ -187,15 +204,15 @@ private final class Plan {
         var forwardOp = dnnl_convolution_desc_t()
         OneDNN.check(dnnl_convolution_forward_desc_init(&forwardOp, dnnl_forward_training, dnnl_convolution_direct,
                                                         &src, &any, nil, &dst, strides, left, right), "describing \(g)")
-        let forwardPD = Self.descriptor(&forwardOp, hint: nil)
+        let forwardPD = OneDNN.primitiveDescriptor(&forwardOp)
         var dataOp = dnnl_convolution_desc_t()
         OneDNN.check(dnnl_convolution_backward_data_desc_init(&dataOp, dnnl_convolution_direct, &src, &any, &dst,
                                                               strides, left, right), "describing backward-data of \(g)")
-        let dataPD = Self.descriptor(&dataOp, hint: forwardPD)
+        let dataPD = OneDNN.primitiveDescriptor(&dataOp, hint: forwardPD)
         var weightsOp = dnnl_convolution_desc_t()
         OneDNN.check(dnnl_convolution_backward_weights_desc_init(&weightsOp, dnnl_convolution_direct, &src, &any, nil, &dst,
                                                                  strides, left, right), "describing backward-weights of \(g)")
-        let weightsPD = Self.descriptor(&weightsOp, hint: forwardPD)
+        let weightsPD = OneDNN.primitiveDescriptor(&weightsOp, hint: forwardPD)
 
         forwardWeights = WeightsInput(keras: kerasWeights, kerasDescriptor: &keras,
                                       wanted: dnnl_primitive_desc_query_md(forwardPD, dnnl_query_weights_md, 0)!)
@@ -213,18 +230,10 @@ private final class Plan {
     deinit {
         [input, output, inputGradient, outputGradient, kerasWeights, weightGradient].forEach { dnnl_memory_destroy($0) }
     }
-
-    private static func descriptor(_ op: UnsafeRawPointer, hint: dnnl_primitive_desc_t?) -> dnnl_primitive_desc_t {
-        let attr = OneDNN.attributes(accumulate: false)
-        defer { dnnl_primitive_attr_destroy(attr) }
-        var descriptor: dnnl_primitive_desc_t?
-        OneDNN.check(dnnl_primitive_desc_create(&descriptor, op, attr, OneDNN.engine, hint), "creating a convolution")
-        return descriptor!
-    }
 }
 
 /// The kernel as a primitive reads it: the Keras-layout buffer itself, or a reordered copy.
-private final class WeightsInput {
+final class WeightsInput {
     private let keras: dnnl_memory_t
     private let reorder: OneDNNPrimitive?
     private let converted: dnnl_memory_t?

@@ -40,6 +40,34 @@ import VAEMath
         } } } }
     }
 
+    @Test(arguments: ConvolutionBackend.allCases, [(2, 3), (2, 16), (1, 1), (1, 3)])
+    func convTransposeMatchesDirectLoops(backend: ConvolutionBackend, shape: (stride: Int, filters: Int)) {
+        // Stride 2 with 3 filters is the faces decoder's last layer, which oneDNN's backend computes as a
+        // sub-pixel convolution; 16 filters take oneDNN's own backward-data, 1 filter at stride 1 im2col's.
+        let (stride, filters) = shape
+        let (size, cin, k) = (5, 32, 3)
+        let store = ParameterStore()
+        let layer = ConvTranspose2D(name: "t", store: store, inputHeight: size, inputWidth: size, inputChannels: cin,
+                                    filters: filters, kernel: k, stride: stride, backend: backend)
+        store.allocate(seed: 8)
+        for j in 0..<filters { store.values[store.entry(named: "t.bias")!.slot.offset + j] = Float(j) }
+        let x = Tensor(batch: 2, itemShape: [size, size, cin], values: randomValues(2 * size * size * cin, seed: 9))
+        let y = layer.forward(x, trainingContext(batch: 2))
+        let out = size * stride, padTop = layer.geometry.padTop
+        #expect(y.itemShape == [out, out, filters])
+        let w = store.values + store.entry(named: "t.kernel")!.slot.offset
+        for n in 0..<2 { for oh in 0..<out { for ow in 0..<out { for co in 0..<filters {
+            var expected = Float(co)
+            for ih in 0..<size { for iw in 0..<size { for ci in 0..<cin {
+                let kh = oh - ih * stride + padTop, kw = ow - iw * stride + padTop
+                guard kh >= 0, kh < k, kw >= 0, kw < k else { continue }
+                expected += x[((n * size + ih) * size + iw) * cin + ci] * w[((kh * k + kw) * filters + co) * cin + ci]
+            } } }
+            let actual = y[((n * out + oh) * out + ow) * filters + co]
+            #expect(abs(actual - expected) < 1e-4, "y[\(n),\(oh),\(ow),\(co)]")
+        } } } }
+    }
+
     @Test(arguments: ConvolutionBackend.allCases, [1, 2])
     func convTransposeIsTheAdjointOfConv(backend: ConvolutionBackend, stride: Int) {
         // ⟨conv(x), y⟩ = ⟨x, convT(y)⟩ when both use the same kernel and no bias.
