@@ -7,7 +7,8 @@
 #           and on 2 (ours with overlapped buckets, with one fused allreduce, and as 1 process of 2 threads)
 #   faces   configs/faces.yaml on synthetic 128×128×3 images, global batch 32, 5 warm-up + 40 timed
 #           steps: 1 rank (Keras with 1 and 2 threads), 2 ranks of 16 images (ours, PyTorch DDP), and ours
-#           on 1 rank at 16 images, the base of the scaling, and ours as 1 process of 2 threads
+#           on 1 rank at 16 images, the base of the scaling, two such runs at once that never communicate
+#           (the machine's ceiling on scaling), and ours as 1 process of 2 threads
 #   links   the faces model's 2 ranks of 16 images on two network-namespace hosts (launch/namespace-hosts.sh, root) whose
 #           links tc limits to 10 and 1 Gbit/s, fp32 and bf16 gradients
 # Each run prints one JSON line, tagged "run"; the ratios follow, each with its target. Every pass runs
@@ -44,6 +45,20 @@ run() {
 }
 peer() { timed=1 run "$@"; }
 
+# pair LABEL COMMAND...: two copies of a 1-rank command at once, on cores 0 and 1, that never communicate:
+# the most two ranks could reach on this machine, sharing its caches and memory. The line's images/s is
+# their sum.
+pair() {
+  local label=$1 both line; shift
+  echo "# $label: taskset -c 0 and -c 1 at once: $*" >&2
+  both=$({ taskset -c 0 "$@" 2>/dev/null & taskset -c 1 "$@" 2>/dev/null; wait; } | grep '^{')
+  line=$(python3 -c 'import json, sys
+runs = [json.loads(text) for text in sys.stdin]
+print(json.dumps({"run": sys.argv[1], "images_per_s": round(sum(r["images_per_s"] for r in runs), 1),
+                  "each": [r["images_per_s"] for r in runs]} if len(runs) == 2 else {"run": sys.argv[1], "skipped": True}))' "$label" <<< "$both")
+  echo "$line" | tee -a "$lines"
+}
+
 faces=(--config configs/faces.yaml --synthetic --warmup 5 --steps 40)
 facesPeer=(--warmup 5 --steps 40)
 for repeat in 1 2; do
@@ -62,6 +77,7 @@ for repeat in 1 2; do
         run faces-ours-1 "$vae" bench "${faces[@]}"
         run faces-ours-1-batch16 "$vae" bench "${faces[@]}" --batch-per-rank 16
         run faces-ours-2 mpirun -np 2 --bind-to core "$vae" bench "${faces[@]}" --batch-per-rank 16
+        pair faces-ours-1-pair "$vae" bench "${faces[@]}" --batch-per-rank 16
         run faces-ours-1x2 env OPENBLAS_NUM_THREADS=2 "$vae" bench "${faces[@]}"
         peer faces-keras-1 "$tf" "$peers/keras_faces.py" --threads 1 "${facesPeer[@]}"
         peer faces-keras-2 "$tf" "$peers/keras_faces.py" --threads 2 "${facesPeer[@]}"
@@ -111,6 +127,10 @@ ratio("faces, 2 ranks, ours / Keras 2 threads", "faces-ours-2", "faces-keras-2",
 ratio("faces, 2 ranks, ours / PyTorch DDP", "faces-ours-2", "faces-torch-ddp-2", 3.0)
 ratio("faces, 1 process × 2 threads, ours / Keras 2 threads", "faces-ours-1x2", "faces-keras-2")
 ratio("faces, scaling 1 → 2 ranks, shared memory", "faces-ours-2", "faces-ours-1-batch16", 0.95, 2, pct)
+ratio("faces, two 1-rank runs at once, no communication (the machine's ceiling on scaling)", "faces-ours-1-pair",
+      "faces-ours-1-batch16", None, 2, pct)
+ratio("faces, 2 ranks / two 1-rank runs at once (what the allreduce and waiting cost)", "faces-ours-2",
+      "faces-ours-1-pair", None, 1, pct)
 for rate, target in (("10gbit", 0.95), ("1gbit", None)):
     ratio(f"faces, scaling 1 → 2 hosts at {rate}, fp32", f"links-{rate}-none", "links-ours-1-batch16", target, 2, pct)
 ratio("faces, scaling 1 → 2 hosts at 1gbit, bf16", "links-1gbit-bf16", "links-ours-1-batch16", 0.80, 2, pct)
