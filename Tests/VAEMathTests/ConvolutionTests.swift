@@ -21,8 +21,7 @@ import VAEMath
         let store = ParameterStore()
         let conv = Conv2D(name: "c", store: store, inputHeight: size, inputWidth: size, inputChannels: cin,
                           filters: cout, kernel: k, stride: stride, backend: backend)
-        store.allocate(seed: 2)
-        for j in 0..<cout { store.values[store.entry(named: "c.bias")!.slot.offset + j] = Float(j) }
+        allocateWithBiasRamp(store, seed: 2, bias: "c.bias")
         let x = Tensor(batch: 2, itemShape: [size, size, cin], values: randomValues(2 * size * size * cin, seed: 3))
         let y = conv.forward(x, trainingContext(batch: 2))
         let out = (size + stride - 1) / stride
@@ -49,8 +48,7 @@ import VAEMath
         let store = ParameterStore()
         let layer = ConvTranspose2D(name: "t", store: store, inputHeight: size, inputWidth: size, inputChannels: cin,
                                     filters: filters, kernel: k, stride: stride, backend: backend)
-        store.allocate(seed: 8)
-        for j in 0..<filters { store.values[store.entry(named: "t.bias")!.slot.offset + j] = Float(j) }
+        allocateWithBiasRamp(store, seed: 8, bias: "t.bias")
         let x = Tensor(batch: 2, itemShape: [size, size, cin], values: randomValues(2 * size * size * cin, seed: 9))
         let y = layer.forward(x, trainingContext(batch: 2))
         let out = size * stride, padTop = layer.geometry.padTop
@@ -110,4 +108,11 @@ import VAEMath
             #expect(difference <= 1e-3 * scale, "\(entry.name): gradients differ by \(difference) at scale \(scale)")
         }
     }
+}
+
+/// Allocates `store` and sets the bias named `bias` to 0, 1, 2, …, so a wrong channel shows in the output.
+private func allocateWithBiasRamp(_ store: ParameterStore, seed: UInt64, bias: String) {
+    store.allocate(seed: seed)
+    let slot = store.entry(named: bias)!.slot
+    for j in 0..<slot.count { store.values[slot.offset + j] = Float(j) }
 }
