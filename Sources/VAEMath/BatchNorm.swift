@@ -83,7 +83,7 @@ public final class BatchNorm: Layer, CustomStringConvertible {
         if context.training {
             let batchMean = store.pointer(batchMean), batchVariance = store.pointer(batchVariance)
             mu.update(repeating: 0, count: c)
-            vae_column_sums(x, rows, c, mu)
+            Kernels.accumulateColumnSums(x, rows: rows, columns: c, into: mu)
             for j in 0..<c { mu[j] /= Float(rows) }
             inv.update(repeating: 0, count: c)
             vae_bn_squared_deviations(x, rows, c, mu, inv)

@@ -38,8 +38,7 @@ final class SubpixelBackwardData {
     /// ∂x[batch, H, W, C] = ∂y ⋆ᵀ W, overwriting ∂x; W in Keras's [3, 3, C, outputChannels].
     func run(_ outputGradient: UnsafePointer<Float>, weights: UnsafePointer<Float>, into inputGradient: UnsafeMutablePointer<Float>,
              batch: Int) {
-        let plan = plans[batch] ?? SubpixelPlan(geometry, channels: channels, outputChannels: outputChannels, batch: batch)
-        plans[batch] = plan
+        let plan = plan(batch)
         fillPhaseKernel(weights)
         phases.resize(batch: batch)
         OneDNN.bind(plan.input, outputGradient)
@@ -47,6 +46,13 @@ final class SubpixelBackwardData {
         plan.convolution.execute(stream, [(DNNL_ARG_SRC, plan.input), (DNNL_ARG_WEIGHTS, plan.weights.prepare(phaseKernel, stream)),
                                           (DNNL_ARG_DST, plan.output)])
         shuffle(phases.pointer, into: inputGradient, batch: batch)
+    }
+
+    private func plan(_ batch: Int) -> SubpixelPlan {
+        if let plan = plans[batch] { return plan }
+        let plan = SubpixelPlan(geometry, channels: channels, outputChannels: outputChannels, batch: batch)
+        plans[batch] = plan
+        return plan
     }
 
     private func fillPhaseKernel(_ weights: UnsafePointer<Float>) {
