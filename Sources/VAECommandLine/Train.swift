@@ -7,6 +7,7 @@ import VAECheckpoint
 import VAECommunication
 import VAEConfig
 import VAEMath
+import VAEReport
 import VAESupport
 import VAETraining
 
@@ -47,7 +48,8 @@ struct Train: ParsableCommand {
             let trainer = try Trainer(config: config, communicator: communicator)
             trainer.stopSignal = StopSignals.install()
             trainer.liveProgress = live
-            TrainerSetup.prepare(trainer)
+            trainer.pictures = SampleWriter.drawing(config: config, stepsPerEpoch: trainer.sampler.stepsPerEpoch)
+            VAECommand.customization.trainer(trainer)
             let checkpoint = communicator.rank == 0 ? try resume.map { try $0.load(runDirectory: config.output.directory) } : nil
             if trace != nil { try trainer.startTrace(detailedSteps: traceSteps) }
             let outcome = try trainer.run(resumingFrom: checkpoint, log: { live?.clear(); printLine($0) })
@@ -109,22 +111,12 @@ func convolutionBackend(default fallback: ConvolutionBackend?) throws -> Convolu
     return backend
 }
 
-/// How the commands join their ranks.
-public enum Ranks {
-    /// Wraps every command's communicator: the identity in `vae`; tests put a fault-injecting one here.
-    @TaskLocal public static var wrapping: @Sendable (Communicator) -> Communicator = { $0 }
-}
-
-/// What `vae train` does to its trainer before the run.
-public enum TrainerSetup {
-    /// Nothing in `vae`; the test-only `vae-fault-injection` installs its cues here.
-    @TaskLocal public static var prepare: @Sendable (Trainer) -> Void = { _ in }
-}
 
 /// MPI when started by an MPI launcher, otherwise the single-process world.
 func joinRanks() throws -> Communicator {
-    guard MPICommunicator.launchedByMPI else { return Ranks.wrapping(SingleProcessCommunicator()) }
-    do { return Ranks.wrapping(try MPICommunicator()) } catch let error as CommunicationError {
+    let wrap = VAECommand.customization.communicator
+    guard MPICommunicator.launchedByMPI else { return wrap(SingleProcessCommunicator()) }
+    do { return wrap(try MPICommunicator()) } catch let error as CommunicationError {
         FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
         throw ExitCode(2)
     }

@@ -6,6 +6,7 @@ import ArgumentParser
 import Foundation
 import VAECommunication
 import VAESupport
+import VAETraining
 
 public struct VAECommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
@@ -16,6 +17,25 @@ public struct VAECommand: ParsableCommand {
     /// Usage errors (an unknown option, a missing or invalid value, a failed `validate()`) print one line and
     /// exit 64 (EX_USAGE); errors in the input (config, data, checkpoints) exit 2, see `reportingErrors`.
     public init() {}
+
+    /// What a program built on this command line changes in the commands' parts: nothing in `vae`; the
+    /// test-only `vae-fault-injection` wraps the communicator and the trainer's to cause faults on cue.
+    public struct Customization: Sendable {
+        /// Wraps every command's communicator.
+        public var communicator: @Sendable (Communicator) -> Communicator = { $0 }
+        /// What `vae train` does to its trainer before the run.
+        public var trainer: @Sendable (Trainer) -> Void = { _ in }
+
+        public init() {}
+    }
+
+    /// Set once, by `main`, before any command runs.
+    nonisolated(unsafe) static var customization = Customization()
+
+    public static func main(_ customization: Customization) {
+        self.customization = customization
+        main()
+    }
 
     public static func main() {
         let command: ParsableCommand

@@ -29,6 +29,14 @@ public final class Adam {
         secondMoment.deallocate()
     }
 
+    /// Takes `other`'s moments and step count; both optimize the same number of parameters.
+    public func copyState(from other: Adam) {
+        precondition(other.count == count, "copying Adam's state between different models")
+        firstMoment.baseAddress!.update(from: other.firstMoment.baseAddress!, count: count)
+        secondMoment.baseAddress!.update(from: other.secondMoment.baseAddress!, count: count)
+        step = other.step
+    }
+
     /// The step size of the current update, set by `advance`.
     private var alpha: Float = 0
 

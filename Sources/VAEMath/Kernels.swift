@@ -16,6 +16,9 @@ public enum Kernels {
         omp_set_num_threads(threads)
     }
 
+    /// The calling thread's own oneDNN threads (an OpenMP setting of the thread), leaving every other thread's as is.
+    public static func limitCallingThread(to threads: Int) { omp_set_num_threads(Int32(max(1, threads))) }
+
     /// C[m×n] = alpha · op(A) · op(B) + beta · C, row-major; op transposes when asked.
     @inline(__always)
     public static func gemm(

@@ -160,6 +160,13 @@ public final class ParameterStore {
 
     public func entry(named name: String) -> Entry? { entries.first { $0.name == name } }
 
+    /// Takes `other`'s trained values and state, which must be laid out as this store's.
+    public func copyWeights(from other: ParameterStore) {
+        precondition(other.count == count && other.stateCount == stateCount, "copying weights between different models")
+        values.update(from: other.values, count: count)
+        state.update(from: other.state, count: stateCount)
+    }
+
     /// The name of the first trained or state entry holding a NaN or an infinity: no checkpoint or picture may
     /// be made from it. Nil when every value is finite.
     public var firstNonfiniteEntry: String? {

@@ -29,20 +29,26 @@ public struct MetricsRecord: Codable, Sendable {
     /// Steps of the epoch dropped as non-finite (training.on_nonfinite: skip); nil in interval records, which
     /// leave the key out, and 0 in epoch records written before the key was.
     public var skippedSteps: Int?
+    /// Seconds rank 0 waited in the epoch for its writer to finish a save before it could take the next; nil
+    /// in interval records, which leave the key out, and 0 in epoch records written before the key was.
+    public var saveWaitSeconds: Double?
 
     /// `epoch` counted from 1; the loss terms are `loss`'s means per image.
     public init(kind: Kind, step: Int, epoch: Int, loss: LossSums, learningRate: Float, imagesPerSecond: Double,
-                allreduceMilliseconds: Double, wallSeconds: Double, epochSeconds: Double? = nil, skippedSteps: Int? = nil) {
+                allreduceMilliseconds: Double, wallSeconds: Double, epochSeconds: Double? = nil, skippedSteps: Int? = nil,
+                saveWaitSeconds: Double? = nil) {
         (self.kind, self.step, self.epoch) = (kind, step, epoch)
         (self.loss, reconstruction, kl) = (loss.meanLoss, loss.meanReconstruction, loss.meanKL)
         (self.learningRate, self.imagesPerSecond, self.allreduceMilliseconds) = (learningRate, imagesPerSecond, allreduceMilliseconds)
         (self.wallSeconds, self.epochSeconds, self.skippedSteps) = (wallSeconds, epochSeconds, skippedSteps)
+        self.saveWaitSeconds = saveWaitSeconds
     }
 
     enum CodingKeys: String, CodingKey {
         case kind, step, epoch, loss, reconstruction, kl
         case learningRate = "learning_rate", imagesPerSecond = "images_per_s", allreduceMilliseconds = "allreduce_ms"
         case wallSeconds = "wall_s", epochSeconds = "epoch_s", skippedSteps = "skipped_steps"
+        case saveWaitSeconds = "save_wait_s"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -59,6 +65,7 @@ public struct MetricsRecord: Codable, Sendable {
         try c.encodeNumberOrNull(wallSeconds, forKey: .wallSeconds)
         if let epochSeconds { try c.encodeNumberOrNull(epochSeconds, forKey: .epochSeconds) }
         try c.encodeIfPresent(skippedSteps, forKey: .skippedSteps)
+        if let saveWaitSeconds { try c.encodeNumberOrNull(saveWaitSeconds, forKey: .saveWaitSeconds) }
     }
 
     public init(from decoder: any Decoder) throws {
@@ -72,5 +79,6 @@ public struct MetricsRecord: Codable, Sendable {
         (allreduceMilliseconds, wallSeconds) = (try number(.allreduceMilliseconds), try number(.wallSeconds))
         epochSeconds = kind == .epoch ? try number(.epochSeconds) : nil
         skippedSteps = kind == .epoch ? try c.decodeIfPresent(Int.self, forKey: .skippedSteps) ?? 0 : nil
+        saveWaitSeconds = kind == .epoch ? try c.decodeIfPresent(Double.self, forKey: .saveWaitSeconds) ?? 0 : nil
     }
 }

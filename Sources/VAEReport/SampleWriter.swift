@@ -34,17 +34,24 @@ public final class SampleWriter {
         prior = SampleImages.priorLatents(count: Self.priorCount, zDim: config.model.zDim, seed: UInt64(config.training.seed))
     }
 
+    /// What the trainer draws its pictures with: a SampleWriter of `config`'s on each model it is handed.
+    public static func drawing(config: TrainingConfig, stepsPerEpoch: Int)
+        -> (VariationalAutoencoder) throws -> (_ afterEpoch: Int, _ warn: (String) -> Void, _ progress: (String) -> Void) throws -> String? {
+        { model in try SampleWriter(config: config, model: model, stepsPerEpoch: stepsPerEpoch).write }
+    }
+
     /// Writes the images for `epoch` completed epochs, then the report; returns the sample directory. When some
     /// weight is NaN or infinite, or the pictures cannot be written, it keeps none, tells `warn` why, and returns
-    /// nil; a report that cannot be written is warned about as well.
+    /// nil; a report that cannot be written is warned about as well. `progress` hears each piece as it starts.
     @discardableResult
-    public func write(afterEpoch epoch: Int, warn: (String) -> Void) throws -> String? {
+    public func write(afterEpoch epoch: Int, warn: (String) -> Void, progress: (String) -> Void = { _ in }) throws -> String? {
         if let tensor = inference.model.parameters.firstNonfiniteEntry {
             warn("warning: no samples after epoch \(epoch): tensor \(tensor) holds NaN or infinite values")
             return nil
         }
         let directory = config.output.directory + "/samples/" + String(format: "epoch-%04d", epoch)
-        let figures = try draw()
+        let figures = try draw(progress)
+        progress("the files of the pictures")
         do {
             try DurableFiles.createDirectory(directory)
             for figure in figures { try DurableFiles.write(figure.png, to: directory + "/" + figure.name) }
@@ -53,6 +60,7 @@ public final class SampleWriter {
             warn("warning: no samples after epoch \(epoch): \(error); training goes on")
             return nil
         }
+        progress("the report")
         do { try RunReport(config: config, stepsPerEpoch: stepsPerEpoch).write(samples: directory, figures: figures) } catch {
             warn("warning: no report after epoch \(epoch): \(error); training goes on")
         }
@@ -60,10 +68,11 @@ public final class SampleWriter {
     }
 
     /// The pictures, encoded as PNG files, of the model as it is now.
-    private func draw() throws -> [RunReport.Figure] {
+    private func draw(_ progress: (String) -> Void) throws -> [RunReport.Figure] {
         var figures: [RunReport.Figure] = []
-        func add(_ name: String, _ image: RasterImage, caption: String) throws {
-            figures.append(RunReport.Figure(name: name, png: try PNG.encode(image), caption: caption))
+        func add(_ name: String, _ image: @autoclosure () throws -> RasterImage, caption: String) throws {
+            progress(name)
+            figures.append(RunReport.Figure(name: name, png: try PNG.encode(image()), caption: caption))
         }
         let a = config.model, shape = [a.inputHeight, a.inputWidth, a.inputChannels], data = test.images
         let shown = Array(0..<min(Self.reconstructionCount, data.count))
@@ -72,6 +81,7 @@ public final class SampleWriter {
                                                                       shape: shape, columns: Self.reconstructionCount),
                 caption: "test images (top) and their reconstructions (below)")
         // The one place that decides what shows the latent space: a plane is drawn as such, other spaces by dimension.
+        progress("the encoder means")
         let encoded = Array(0..<min(Self.encodedCount, data.count)), means = inference.encode(data, encoded).means
         if a.zDim == 2 {
             try add("latent.png", SampleImages.latentScatter(means: means, labels: test.labels, classNames: config.data.classNames),

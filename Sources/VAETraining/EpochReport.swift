@@ -15,6 +15,8 @@ public struct EpochReport: Sendable {
     public let seconds: Double
     /// Mean time per step in the gradient allreduce; nil for a single process.
     public let allreduceMilliseconds: Double?
+    /// Rank 0's waits for its writer to finish the last save before it could take the next (SnapshotWriter).
+    public let saveWaitSeconds: Double
 
     public var imagesPerSecond: Double { Double(loss.samples) / max(seconds, 1e-9) }
 
@@ -23,6 +25,7 @@ public struct EpochReport: Sendable {
                           epoch + 1, loss.meanLoss, loss.meanReconstruction, loss.meanKL, learningRate, imagesPerSecond, seconds)
         if let allreduceMilliseconds { line += String(format: "  allreduce %.3f ms/step", allreduceMilliseconds) }
         if skippedSteps > 0 { line += "  skipped \(skippedSteps)" }
+        if saveWaitSeconds >= 0.01 { line += String(format: "  waited %.2f s for the last save", saveWaitSeconds) }
         return line
     }
 }

@@ -39,7 +39,8 @@ public final class MetricsLog {
     public func record(_ report: EpochReport, step: Int) {
         append(MetricsRecord(kind: .epoch, step: step, epoch: report.epoch + 1, loss: report.loss, learningRate: report.learningRate,
                              imagesPerSecond: report.imagesPerSecond, allreduceMilliseconds: report.allreduceMilliseconds ?? 0,
-                             wallSeconds: started.secondsElapsed, epochSeconds: report.seconds, skippedSteps: report.skippedSteps))
+                             wallSeconds: started.secondsElapsed, epochSeconds: report.seconds, skippedSteps: report.skippedSteps,
+                             saveWaitSeconds: report.saveWaitSeconds))
     }
 
     /// The one file write of the project that does not replace a whole file: a line is appended, not the file

@@ -1,22 +1,25 @@
 // Timeline: what each rank did when, for `vae train --trace FILE`, as Chrome trace events (Perfetto,
 // chrome://tracing): gathering each micro-batch, each layer's forward and backward pass, each bucket's
 // allreduce from its start to its sum (on a row of its own: it overlaps the backward pass), the waits for
-// the sums, Adam, and rank 0's checkpoints and pictures. Horovod's timeline, for this loop. Each rank times
+// the sums, Adam, and rank 0's snapshots, and its checkpoints and pictures on rows of their own (each is
+// written by a thread of its own, SnapshotWriter). Horovod's timeline, for this loop. Each rank times
 // from a barrier the ranks leave together; at the end rank 0 gathers every rank's events and writes the file.
 // Step-level events are kept for the first `detailedSteps` steps only, since a trace of a long run would
 // not load; checkpoints and pictures always.
 
 import Foundation
+import Synchronization
 import VAECommunication
 import VAESupport
 
-public final class Timeline {
+public final class Timeline: Sendable {
     /// A process's rows ("threads" in the viewer).
-    enum Row: Int {
-        case compute = 0, allreduce = 1
+    enum Row: Int, CaseIterable {
+        /// The checkpoint and samples rows are rank 0's writer threads.
+        case compute = 0, allreduce = 1, checkpoint = 2, samples = 3
     }
 
-    private struct Event {
+    private struct Event: Sendable {
         let name: Int32
         let row: Row
         let startMicroseconds, durationMicroseconds: Int64
@@ -24,8 +27,8 @@ public final class Timeline {
 
     let detailedSteps: Int
     private let origin: ContinuousClock.Instant
-    private var names: [String] = [], indexOfName: [String: Int32] = [:]
-    private var events: [Event] = []
+    /// Recorded by the loop and by rank 0's writer thread.
+    private let recorded = Mutex<(names: [String], indexOfName: [String: Int32], events: [Event])>(([], [:], []))
 
     /// Call on every rank at once: the barrier makes the ranks' zero the same moment, within its latency.
     init(detailedSteps: Int, communicator: Communicator) throws {
@@ -35,12 +38,15 @@ public final class Timeline {
     }
 
     func record(_ name: String, row: Row = .compute, from start: ContinuousClock.Instant, to end: ContinuousClock.Instant = .now) {
-        let index = indexOfName[name] ?? {
-            names.append(name)
-            indexOfName[name] = Int32(names.count - 1)
-            return Int32(names.count - 1)
-        }()
-        events.append(Event(name: index, row: row, startMicroseconds: microseconds(origin, start), durationMicroseconds: microseconds(start, end)))
+        let event = (start: microseconds(origin, start), duration: microseconds(start, end))
+        recorded.withLock { r in
+            let index = r.indexOfName[name] ?? {
+                r.names.append(name)
+                r.indexOfName[name] = Int32(r.names.count - 1)
+                return Int32(r.names.count - 1)
+            }()
+            r.events.append(Event(name: index, row: row, startMicroseconds: event.start, durationMicroseconds: event.duration))
+        }
     }
 
     func span<T>(_ name: String, row: Row = .compute, _ body: () throws -> T) rethrows -> T {
@@ -57,9 +63,10 @@ public final class Timeline {
     /// This rank's events as trace-event objects, each followed by a comma.
     private func json(rank: Int) -> [UInt8] {
         var text = "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":\(rank),\"args\":{\"name\":\"rank \(rank)\"}},"
-        for row in [Row.compute, .allreduce] {
+        for row in Row.allCases {
             text += "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":\(rank),\"tid\":\(row.rawValue),\"args\":{\"name\":\"\(row)\"}},"
         }
+        let (names, events) = recorded.withLock { ($0.names, $0.events) }
         let quoted = names.map { (try? JSON.line($0)) ?? "\"?\"" }
         for event in events {
             text += "{\"name\":\(quoted[Int(event.name)]),\"ph\":\"X\",\"pid\":\(rank),\"tid\":\(event.row.rawValue),"

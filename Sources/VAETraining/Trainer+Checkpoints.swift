@@ -1,4 +1,4 @@
-// The Trainer's agreements: with its checkpoint (restoring one, and rank 0 writing one while the others wait)
+// The Trainer's agreements: with its checkpoint (restoring one, and what one records)
 // and between its ranks (one config, rank 0's weights, rank 0's progress and Adam state everyone's).
 
 import Crypto
@@ -33,18 +33,11 @@ extension Trainer {
         return numbers[0]
     }
 
-    /// Rank 0 writes; the others wait at the barrier, so nobody runs ahead of a checkpoint in progress.
-    func writeCheckpoint(after done: Int, log: (String) -> Void) throws {
-        if communicator.rank == 0 {
-            let (epoch, stepInEpoch) = schedule.epoch(of: done)
-            let state = CheckpointState(step: done, epoch: epoch, stepInEpoch: stepInEpoch, seed: config.training.seed,
-                                        worldSize: communicator.size, globalBatch: sampler.globalBatch,
-                                        learningRate: learningRate(step: done), config: config)
-            let path = try Checkpoint.write(runDirectory: config.output.directory, model: model, optimizer: optimizer,
-                                            state: state, keep: config.checkpoint.keep)
-            log("checkpoint \(path)")
-        }
-        try communicator.barrier()
+    /// What a checkpoint after `done` steps records of the run's progress.
+    func checkpointState(after done: Int) -> CheckpointState {
+        let (epoch, stepInEpoch) = schedule.epoch(of: done)
+        return CheckpointState(step: done, epoch: epoch, stepInEpoch: stepInEpoch, seed: config.training.seed, worldSize: communicator.size,
+                               globalBatch: sampler.globalBatch, learningRate: learningRate(step: done), config: config)
     }
 
     /// Rank 0's parameters become everyone's, after checking that every rank resolved the same config.

@@ -8,7 +8,7 @@
 // rank holds a power-of-two number of micro-batches, and the same bits on every rank always. A step whose
 // loss or gradients went non-finite on any rank is not applied (Trainer+Guards.swift). When to log,
 // checkpoint, check that the ranks agree and draw samples is the schedule's business; rank 0 alone logs
-// and writes files.
+// and writes files, its checkpoints and pictures on a thread of their own (SnapshotWriter).
 
 import Foundation
 import VAECheckpoint
@@ -16,7 +16,6 @@ import VAECommunication
 import VAEConfig
 import VAEData
 import VAEMath
-import VAEReport
 import VAESupport
 
 public final class Trainer {
@@ -29,6 +28,9 @@ public final class Trainer {
     let schedule: TrainingSchedule
     /// Rank 0's live line on a terminal (set by the CLI); when set, it replaces the interval progress lines.
     public var liveProgress: LiveProgress?
+    /// What draws rank 0's pictures after an epoch, made from the model to draw with (a copy of the weights, on
+    /// the pictures' own thread); nil: no pictures. The CLI sets `SampleWriter`'s.
+    public var pictures: ((VariationalAutoencoder) throws -> PictureWriting)?
     /// Polled once per step (the CLI's signal handlers); a signal number, or 0. Any rank's signal stops every
     /// rank at the same step, through the step's exchange.
     public var stopSignal: () -> Int32 = { 0 }
@@ -45,7 +47,7 @@ public final class Trainer {
     /// Watches the loop while `train(steps:)` runs; nil with watchdog.timeout_s 0.
     private var watchdog: StallWatchdog?
     /// Set by `startTrace`; and the steps traced in detail so far.
-    private var timeline: Timeline?
+    private(set) var timeline: Timeline?
     private var tracedSteps = 0
 
     /// Wall time spent in the gradient allreduce's calls since the trainer was made.
@@ -141,6 +143,7 @@ public final class Trainer {
             traced.span("gather") { dataset.gather(leaf, into: batch) }
             let context = StepContext(training: true, seed: UInt64(config.training.seed), epoch: epoch, sampleIndices: leaf)
             p.zeroGradients()
+            watchdog?.mark(.computing(step: step + 1))
             beforeMicroBatch?(step, index)
             let sums = model.trainStep(batch, context, rLossFactor: Float(config.training.rLossFactor), globalBatch: sampler.globalBatch,
                                        gradientsReady: last ? reduction.layerFinished : nil)
@@ -175,11 +178,30 @@ public final class Trainer {
     /// A wait that runs past watchdog.timeout_s, and a rank making no progress for that long, end the job.
     @discardableResult
     public func train(steps: Range<Int>, after: (_ step: Int, _ result: StepResult) throws -> Void = { _, _ in }) throws -> Int32? {
+        try watched(from: steps.lowerBound) { try loop(steps, after: after) }
+    }
+
+    private func loop(_ steps: Range<Int>, after: (_ step: Int, _ result: StepResult) throws -> Void) throws -> Int32? {
+        for index in steps {
+            do {
+                let result = try step(index)
+                try after(index, result)
+                if let signal = result.stopSignal { return signal }
+            } catch let error as CommunicationError {
+                throw VAEError("step \(index + 1): \(error.message)"
+                               + (error.timedOut ? " within watchdog.timeout_s (\(String(format: "%g", config.watchdog.timeoutSeconds)) s); ending the job" : ""))
+            }
+        }
+        return nil
+    }
+
+    /// Runs `body` with the stall watchdog on (watchdog.timeout_s > 0), watching rank 0's `writers` too when given.
+    private func watched<T>(from first: Int, writers: RankZeroWriters? = nil, _ body: () throws -> T) throws -> T {
         let timeout = config.watchdog.timeoutSeconds
-        if timeout > 0, let first = steps.first {
+        if timeout > 0 {
             // Weak: the thread may outlive the loop by a poll, and must not keep MPI from finalizing.
             nonisolated(unsafe) weak let communicator = communicator
-            watchdog = StallWatchdog(limit: .seconds(timeout), starting: .computing(step: first + 1)) { message in
+            watchdog = StallWatchdog(limit: .seconds(timeout), starting: .computing(step: first + 1), background: writers?.activity) { message in
                 FileHandle.standardError.write(Data("error: \(communicator?.rankLabel ?? "")\(message)\n".utf8))
                 guard let communicator else { exit(2) }
                 communicator.abort(code: 2)
@@ -189,18 +211,7 @@ public final class Trainer {
             watchdog?.stop()
             watchdog = nil
         }
-        for index in steps {
-            watchdog?.mark(.computing(step: index + 1))
-            do {
-                let result = try step(index)
-                try after(index, result)
-                if let signal = result.stopSignal { return signal }
-            } catch let error as CommunicationError {
-                throw VAEError("step \(index + 1): \(error.message)"
-                               + (error.timedOut ? " within watchdog.timeout_s (\(String(format: "%g", timeout)) s); ending the job" : ""))
-            }
-        }
-        return nil
+        return try body()
     }
 
     /// Every rank at once: from now on each rank records its timeline, in detail for its first `detailedSteps` steps.
@@ -211,7 +222,7 @@ public final class Trainer {
     /// Every rank at once: rank 0 writes every rank's timeline to `path` as Chrome trace events.
     public func writeTrace(to path: String) throws { try timeline?.write(to: path, communicator: communicator) }
 
-    /// Tells the watchdog what rank 0's files, or the ranks' checks, after `done` steps are doing.
+    /// Tells the watchdog what the ranks' checks, or rank 0's snapshots, after `done` steps are doing.
     func watching(_ what: String, afterStep done: Int) { watchdog?.mark(.writing(what, afterStep: done)) }
 
     /// Trains from the start, or from `checkpoint` (read by rank 0 only; nil elsewhere), to the last epoch.
@@ -227,7 +238,7 @@ public final class Trainer {
                            + "(training.epochs \(config.training.epochs) of \(sampler.stepsPerEpoch) steps): raise training.epochs to go on")
         }
         let metrics = leader ? try MetricsLog(directory: config.output.directory, appending: checkpoint != nil, warn: log) : nil
-        let samples = leader ? try SampleWriter(config: config, model: model, stepsPerEpoch: sampler.stepsPerEpoch) : nil
+        let writers = leader ? try RankZeroWriters(trainer: self) : nil
         let say = leader ? log : { _ in }
         say("training \(dataset.count) images of \(formatShape(dataset.imageShape)) from \(dataset.path)"
             + (dataset.skipped.isEmpty ? "" : " (\(dataset.skipped.count) undecodable files skipped)") + ": "
@@ -235,53 +246,53 @@ public final class Trainer {
             + (communicator.size > 1 ? " over \(communicator.size) ranks" : "")
             + (checkpoint.map { ", resuming from \($0.path) at step \(first)" } ?? ""))
         var epochMeter = Meter(allreduceSeconds: allreduceSeconds), intervalMeter = epochMeter, done = first
-        let signal = try train(steps: first..<schedule.totalSteps) { step, result in
-            let (epoch, stepInEpoch) = schedule.epoch(of: step)
-            done = step + 1
-            let learningRate = self.learningRate(step: step)
-            if stepInEpoch == 0 || step == first {
-                epochMeter = Meter(allreduceSeconds: allreduceSeconds)
-                intervalMeter = epochMeter
-            }
-            if let skipped = result.skipped { say("warning: \(skipped); skipped (training.on_nonfinite: skip), \(skippedSteps) in this run") }
-            epochMeter.add(result)
-            intervalMeter.add(result)
-            liveProgress?.update(epoch: epoch, of: schedule.epochs, step: stepInEpoch + 1, of: sampler.stepsPerEpoch,
-                                 stepsTaken: epochMeter.steps, loss: epochMeter.loss, seconds: epochMeter.started.secondsElapsed)
-            if schedule.logs(after: done) {
-                let seconds = intervalMeter.started.secondsElapsed
-                metrics?.recordInterval(step: done, epoch: epoch, loss: intervalMeter.loss, learningRate: learningRate, seconds: seconds,
-                                        allreduceMilliseconds: intervalMeter.allreduceMilliseconds(now: allreduceSeconds))
-                if liveProgress == nil {
-                    say(String(format: "  epoch %d step %d/%d  loss %.3f  images/s %.0f", epoch + 1, stepInEpoch + 1, sampler.stepsPerEpoch,
-                               intervalMeter.loss.meanLoss, Double(intervalMeter.loss.samples) / max(seconds, 1e-9)))
+        let signal = try watched(from: first, writers: writers) {
+            defer { for line in writers?.finishQuietly() ?? [] { say(line) } }  // after an error: the saves in flight land
+            let signal = try loop(first..<schedule.totalSteps) { step, result in
+                let (epoch, stepInEpoch) = schedule.epoch(of: step)
+                done = step + 1
+                let learningRate = self.learningRate(step: step)
+                if stepInEpoch == 0 || step == first {
+                    epochMeter = Meter(allreduceSeconds: allreduceSeconds)
+                    intervalMeter = epochMeter
                 }
-                intervalMeter = Meter(allreduceSeconds: allreduceSeconds)
-            }
-            if schedule.endsEpoch(done) || result.stopSignal != nil {
-                let report = EpochReport(epoch: epoch, steps: epochMeter.steps, skippedSteps: epochMeter.skipped, loss: epochMeter.loss,
-                                         learningRate: learningRate, seconds: epochMeter.started.secondsElapsed,
-                                         allreduceMilliseconds: communicator.size > 1 ? epochMeter.allreduceMilliseconds(now: allreduceSeconds) : nil)
-                metrics?.record(report, step: done)
-                say(report.line)
-                reports.append(report)
-            }
-            if communicator.size > 1 && schedule.checksWeights(after: done) {
-                watching("the ranks' weight check", afterStep: done)
-                try timeline.span("weight check") { try checkRanksAgree(after: done) }
-            }
-            if schedule.checkpoints(after: done) || result.stopSignal != nil {
-                watching("the checkpoint", afterStep: done)
-                try timeline.span("checkpoint") { try writeCheckpoint(after: done, log: say) }
-            }
-            if let samples, schedule.samples(after: done) {
-                watching("the sample pictures", afterStep: done)
-                let started = ContinuousClock.now
-                defer { timeline?.record("samples", from: started) }
-                if let directory = try samples.write(afterEpoch: done / sampler.stepsPerEpoch, warn: say) {
-                    say("samples \(directory) (" + String(format: "%.2f s)", started.secondsElapsed))
+                for line in try writers?.collect() ?? [] { say(line) }
+                if let skipped = result.skipped { say("warning: \(skipped); skipped (training.on_nonfinite: skip), \(skippedSteps) in this run") }
+                epochMeter.add(result)
+                intervalMeter.add(result)
+                liveProgress?.update(epoch: epoch, of: schedule.epochs, step: stepInEpoch + 1, of: sampler.stepsPerEpoch,
+                                     stepsTaken: epochMeter.steps, loss: epochMeter.loss, seconds: epochMeter.started.secondsElapsed)
+                if schedule.logs(after: done) {
+                    let seconds = intervalMeter.started.secondsElapsed
+                    metrics?.recordInterval(step: done, epoch: epoch, loss: intervalMeter.loss, learningRate: learningRate, seconds: seconds,
+                                            allreduceMilliseconds: intervalMeter.allreduceMilliseconds(now: allreduceSeconds))
+                    if liveProgress == nil {
+                        say(String(format: "  epoch %d step %d/%d  loss %.3f  images/s %.0f", epoch + 1, stepInEpoch + 1, sampler.stepsPerEpoch,
+                                   intervalMeter.loss.meanLoss, Double(intervalMeter.loss.samples) / max(seconds, 1e-9)))
+                    }
+                    intervalMeter = Meter(allreduceSeconds: allreduceSeconds)
+                }
+                if schedule.endsEpoch(done) || result.stopSignal != nil {
+                    let report = EpochReport(epoch: epoch, steps: epochMeter.steps, skippedSteps: epochMeter.skipped, loss: epochMeter.loss,
+                                             learningRate: learningRate, seconds: epochMeter.started.secondsElapsed,
+                                             allreduceMilliseconds: communicator.size > 1 ? epochMeter.allreduceMilliseconds(now: allreduceSeconds) : nil,
+                                             saveWaitSeconds: epochMeter.saveWaitSeconds)
+                    metrics?.record(report, step: done)
+                    say(report.line)
+                    reports.append(report)
+                }
+                if communicator.size > 1 && schedule.checksWeights(after: done) {
+                    watching("the ranks' weight check", afterStep: done)
+                    try timeline.span("weight check") { try checkRanksAgree(after: done) }
+                }
+                if let writers {
+                    watchdog?.mark(.waitingForWriter(afterStep: done))
+                    epochMeter.saveWaitSeconds += try writers.save(after: done, stopping: result.stopSignal != nil)
                 }
             }
+            watchdog?.mark(.waitingForWriter(afterStep: done))
+            for line in try writers?.finish() ?? [] { say(line) }
+            return signal
         }
         guard let signal else { return .completed }
         say("stopped by signal \(signal) at step \(done); resume with --resume")
@@ -298,6 +309,8 @@ private struct Meter {
     /// Steps run, skipped ones included.
     private(set) var steps = 0
     private(set) var skipped = 0
+    /// Rank 0's waits for its writer to finish the last save before it could take the next.
+    var saveWaitSeconds = 0.0
 
     init(allreduceSeconds: Double) { self.allreduceSeconds = allreduceSeconds }
 

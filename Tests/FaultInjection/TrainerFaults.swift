@@ -1,5 +1,6 @@
 // Faults inside a rank's training step, on cue: a NaN in its gradients, a nudge to its weights that leaves it
-// out of step with the other ranks without any error, a hang in its compute, or a signal.
+// out of step with the other ranks without any error, a hang in its compute, or a signal; and rank 0's
+// pictures made slow, as a big model's on a slow disk are; and every step made slow.
 
 import Foundation
 import VAETraining
@@ -35,13 +36,27 @@ struct TrainerFaults: Sendable {
     /// This rank never finishes the step's first micro-batch.
     let stallAt: Cue?
     let signalAt: SignalCue?
+    /// Rank 0's pictures take this many seconds longer to write, each time.
+    let slowPictures: Double?
+    /// Every step takes this many seconds longer on every rank: a run that lasts as long on any CPU.
+    let slowSteps: Double?
 
     func install(on trainer: Trainer) {
+        if let seconds = slowPictures, let makePictures = trainer.pictures {
+            trainer.pictures = { model in
+                let draw = try makePictures(model)
+                return { epoch, warn, progress in
+                    Thread.sleep(forTimeInterval: seconds)
+                    return try draw(epoch, warn, progress)
+                }
+            }
+        }
         let rank = trainer.communicator.rank, p = trainer.model.parameters
         func due(_ cue: Cue?, _ step: Int) -> Bool { cue.map { $0.rank == rank && $0.at == step + 1 } ?? false }
         // Before the step's first micro-batch: its backward pass adds into the gradient, which stays NaN.
         trainer.beforeMicroBatch = { step, microBatch in
             guard microBatch == 0 else { return }
+            if let slowSteps { Thread.sleep(forTimeInterval: slowSteps) }
             if due(nanAt, step) { p.gradients[0] = .nan }
             if due(perturbAt, step) { p.values[0] += 0.01 }
             if let signalAt, due(signalAt.cue, step) {

@@ -8,6 +8,8 @@
 //                                     rank RANK sends itself SIGNAL (KILL, TERM or STOP) MS milliseconds (default 0)
 //                                     after global step N begins, from another thread, so it lands wherever the
 //                                     rank is by then: computing, in the allreduce, writing a checkpoint
+//   VAE_SLOW_PICTURES=SECONDS         rank 0's pictures take SECONDS longer to write, each time
+//   VAE_SLOW_STEPS=SECONDS            every step takes SECONDS longer on every rank
 
 import Foundation
 import VAECommandLine
@@ -31,10 +33,20 @@ let signalCue = environment["VAE_SIGNAL_AT_STEP"].map { text in
     guard let cue = SignalCue(text) else { fail("VAE_SIGNAL_AT_STEP=\(text): expected RANK:N:SIGNAL[:MS], SIGNAL one of KILL, TERM, STOP") }
     return cue
 }
-guard !cues.isEmpty || signalCue != nil else { fail("one of \((cueNames + ["VAE_SIGNAL_AT_STEP"]).joined(separator: ", ")) is required") }
+func seconds(_ name: String) -> Double? {
+    environment[name].map { text in
+        guard let seconds = Double(text), seconds >= 0 else { fail("\(name)=\(text): expected a number of seconds") }
+        return seconds
+    }
+}
+let slowPictures = seconds("VAE_SLOW_PICTURES"), slowSteps = seconds("VAE_SLOW_STEPS")
+guard !cues.isEmpty || signalCue != nil || slowPictures != nil || slowSteps != nil else {
+    fail("one of \((cueNames + ["VAE_SIGNAL_AT_STEP", "VAE_SLOW_PICTURES", "VAE_SLOW_STEPS"]).joined(separator: ", ")) is required")
+}
 let failing = cues["VAE_FAIL_AT_ALLREDUCE"]
 let faults = TrainerFaults(nanAt: cues["VAE_NAN_AT_STEP"], perturbAt: cues["VAE_PERTURB_PARAMETERS"], stallAt: cues["VAE_STALL_AT_STEP"],
-                           signalAt: signalCue)
-Ranks.$wrapping.withValue({ base in failing.map { FailingCommunicator(wrapping: base, failingRank: $0.rank, failingCall: $0.at) } ?? base }) {
-    TrainerSetup.$prepare.withValue(faults.install) { VAECommand.main() }
-}
+                           signalAt: signalCue, slowPictures: slowPictures, slowSteps: slowSteps)
+var customization = VAECommand.Customization()
+customization.communicator = { base in failing.map { FailingCommunicator(wrapping: base, failingRank: $0.rank, failingCall: $0.at) } ?? base }
+customization.trainer = faults.install
+VAECommand.main(customization)

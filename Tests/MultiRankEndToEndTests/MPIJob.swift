@@ -42,11 +42,13 @@ func intervalLosses(in directory: String) throws -> [Double] { try losses(kind: 
 func epochLosses(in directory: String) throws -> [Double] { try losses(kind: "epoch", in: directory) }
 
 private func losses(kind: String, in directory: String) throws -> [Double] {
+    try metricsRecords(in: directory).compactMap { $0["kind"] as? String == kind ? $0["loss"] as? Double : nil }
+}
+
+/// Every record rank 0 wrote to DIR/metrics.jsonl, as JSON objects.
+func metricsRecords(in directory: String) throws -> [[String: Any]] {
     let text = try String(contentsOfFile: directory + "/metrics.jsonl", encoding: .utf8)
-    return try text.split(separator: "\n").compactMap { line in
-        let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
-        return object["kind"] as? String == kind ? object["loss"] as? Double : nil
-    }
+    return try text.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
 }
 
 func maxRelativeDifference(_ a: [Double], _ b: [Double]) -> Double {

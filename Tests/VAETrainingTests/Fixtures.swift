@@ -78,7 +78,9 @@ let rgbRun: (out: String, checkpoint: String, data: String) = {
                                    to: directory.appendingPathComponent("rgb-labels"))
     config.training.epochs = 1
     config.output.directory = directory.appendingPathComponent("run").path
-    _ = try! Trainer(config: config).run(log: { _ in })
+    let trainer = try! Trainer(config: config)
+    trainer.pictures = SampleWriter.drawing(config: config, stepsPerEpoch: trainer.sampler.stepsPerEpoch)
+    _ = try! trainer.run(log: { _ in })
     return (config.output.directory, config.output.directory + "/checkpoints/latest", config.data.test)
 }()
 

@@ -25,7 +25,9 @@ import VAESupport
         config.samples.everyEpochs = everyEpochs
         config.output.directory = directory.appendingPathComponent("run").path
         var lines: [String] = []
-        try Trainer(config: config).run(log: { lines.append($0) })
+        let trainer = try Trainer(config: config)
+        trainer.pictures = SampleWriter.drawing(config: config, stepsPerEpoch: trainer.sampler.stepsPerEpoch)
+        try trainer.run(log: { lines.append($0) })
         #expect(lines.contains { $0.hasPrefix("samples \(config.output.directory)/samples/epoch-") })
         return config.output.directory
     }
@@ -90,24 +92,26 @@ import VAESupport
         log.recordInterval(step: 3, epoch: 0, loss: LossSums(reconstruction: .nan, kl: 2, samples: 4), learningRate: 0.0005,
                            seconds: 2, allreduceMilliseconds: 0.5)
         log.record(EpochReport(epoch: 0, steps: 3, skippedSteps: 1, loss: LossSums(reconstruction: 8, kl: .infinity, samples: 4), learningRate: 0.0005,
-                               seconds: 1.5, allreduceMilliseconds: nil), step: 3)
+                               seconds: 1.5, allreduceMilliseconds: nil, saveWaitSeconds: 0.25), step: 3)
         let lines = try String(contentsOfFile: log.path, encoding: .utf8).split(separator: "\n")
         let objects = try lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
         let keys: Set = ["kind", "step", "epoch", "loss", "reconstruction", "kl", "learning_rate", "images_per_s", "allreduce_ms", "wall_s"]
         try #require(objects.count == 2)
-        #expect(Set(objects[0].keys) == keys && Set(objects[1].keys) == keys.union(["epoch_s", "skipped_steps"]))
+        #expect(Set(objects[0].keys) == keys && Set(objects[1].keys) == keys.union(["epoch_s", "skipped_steps", "save_wait_s"]))
         #expect(objects[0]["kind"] as? String == "interval" && objects[0]["step"] as? Int == 3 && objects[0]["epoch"] as? Int == 1)
         #expect(objects[0]["loss"] is NSNull && objects[0]["reconstruction"] is NSNull && objects[0]["kl"] as? Double == 0.5)
         #expect(objects[0]["images_per_s"] as? Double == 2 && objects[0]["allreduce_ms"] as? Double == 0.5)
         #expect(lines[0].contains("\"learning_rate\":0.0005,"), "the Float as written: \(lines[0])")
         #expect(objects[1]["kind"] as? String == "epoch" && objects[1]["reconstruction"] as? Double == 2 && objects[1]["kl"] is NSNull)
         #expect(objects[1]["allreduce_ms"] as? Double == 0 && objects[1]["epoch_s"] as? Double == 1.5 && objects[1]["skipped_steps"] as? Int == 1)
+        #expect(objects[1]["save_wait_s"] as? Double == 0.25)
 
         // What RunReport reads back: null as NaN, and epoch_s and skipped_steps only for epochs.
         let records = try lines.map { try JSON.decode(MetricsRecord.self, from: Data($0.utf8)) }
         #expect(records.map(\.kind) == [.interval, .epoch] && records[0].loss.isNaN && records[0].kl == 0.5 && records[1].kl.isNaN)
         #expect(records[0].epochSeconds == nil && records[1].epochSeconds == 1.5 && records[1].learningRate == 0.0005)
         #expect(records[0].skippedSteps == nil && records[1].skippedSteps == 1)
+        #expect(records[0].saveWaitSeconds == nil && records[1].saveWaitSeconds == 0.25)
 
         // Resuming appends; a fresh log starts an empty file.
         try MetricsLog(directory: directory.path, appending: true).recordInterval(step: 4, epoch: 1, loss: LossSums(), learningRate: 1,
