@@ -32,6 +32,8 @@ for sanitizer in "${sanitizers[@]}"; do
     esac
     # lld, as the fuzzer build: gold warns for every ASan helper symbol it cannot export.
     flags=(--sanitize="$sanitizer" --scratch-path ".build/sanitize-$sanitizer" -Xswiftc -use-ld=lld)
+    # The AVX2 code path, as launch/test.sh takes it.
+    [[ ${VAE_AVX2_ONLY:-0} == 1 ]] && { export ONEDNN_MAX_CPU_ISA=AVX2; flags+=(-Xcc -DVAE_KERNELS_MAX_AVX2); }
     start=$SECONDS
     swift build --build-tests "${flags[@]}"
     export VAE_TEST_TIME_SCALE=$scale

@@ -40,7 +40,9 @@ public let testTimeScale = ProcessInfo.processInfo.environment["VAE_TEST_TIME_SC
 
 /// Starts `command` (an executable's path or a name on PATH, then its arguments) in the package root, with
 /// this process's environment plus `environment`. It is killed after `limitSeconds` (times `testTimeScale`),
-/// so a hung child fails its test instead of stalling the suite.
+/// so a hung child fails its test instead of stalling the suite. A limit guards against a hang and times
+/// nothing: each one in the tests is at least five times what its run takes on Zen 4 with the other suites
+/// running beside it, so that a CPU five times slower passes too.
 public func startProcess(_ command: [String], environment: [String: String] = [:], limitSeconds: Int = 180) throws -> RunningProcess {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
