@@ -27,32 +27,36 @@ let package = Package(
         .target(name: "CMPIShim", dependencies: ["COpenMPI"]),
 
         // The rooms, lowest first; each imports only rooms above it in this list.
-        // The math: tensors, kernels, layers, the VAE, loss, Adam, schedules, random numbers. No MPI, no files, no environment.
-        .target(name: "VAEMath", dependencies: ["CBLAS", "CDNNL", "CKernels"]),
-        // Its loops in C, compiled for several instruction sets, the CPU's best chosen at load time; optimized
+        // What every room shares: errors for people, the durable file write, the clock, shape formatting, JSON,
+        // the metrics record.
+        .target(name: "VAESupport"),
+        // The math's loops in C, compiled for several instruction sets, the CPU's best chosen at load time; optimized
         // in debug builds too, so that the tests check the vectorized loops a release build runs. No errno from
         // sqrtf, so that its loops vectorize: sqrt is correctly rounded either way.
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O2", "-fno-math-errno"])]),
+        // The math: tensors, kernels, layers, the VAE, loss, Adam, learning-rate schedules, random numbers, the options
+        // of the gradient sum. No MPI, no files, no environment.
+        .target(name: "VAEMath", dependencies: ["CBLAS", "CDNNL", "CKernels"]),
         // The communicator: a protocol, with MPI (over the shim) and single-process implementations.
-        .target(name: "VAECommunication", dependencies: ["CMPIShim"]),
-        // What every room shares: errors for people, the durable file write, the clock, shape formatting.
-        .target(name: "VAESupport"),
-        // The run's settings: YAML with --set overrides, validated, every default written once.
-        .target(name: "VAEConfig", dependencies: ["VAEMath", "VAECommunication", "VAESupport", .product(name: "Yams", package: "Yams")]),
-        // Data: IDX files and image folders (JPEG and PNG decoding, resizing, the decoded cache), image data sets,
-        // the test set and its labels, CelebA's attributes, the epoch sampler.
+        .target(name: "VAECommunication", dependencies: ["CMPIShim", "VAEMath"]),
+        // Data: IDX files and image folders (JPEG and PNG decoding and encoding, resizing, the decoded cache), image
+        // data sets, CelebA's attributes, the epoch sampler.
         .target(name: "VAEData", dependencies: [
-            "VAEMath", "VAESupport", "VAEConfig", "CZlib", "CTurboJPEG", "CPNG", .product(name: "Crypto", package: "swift-crypto"),
+            "VAEMath", "VAESupport", "CZlib", "CTurboJPEG", "CPNG", .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // The run's settings: each declared once; YAML with --set overrides, validated; `vae config`, state.json's copy
+        // and docs/config.md come from the declarations.
+        .target(name: "VAEConfig", dependencies: ["VAEMath", "VAEData", "VAESupport", .product(name: "Yams", package: "Yams")]),
         // Checkpoints: safetensors, model weights by name, checkpoint write/read/verify/restore.
         .target(name: "VAECheckpoint", dependencies: [
             "VAEMath", "VAESupport", "VAEConfig", .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        // What a model shows: inference in batches, evaluation, PNG, plots, sample grids, the sample writer, report.html.
-        .target(name: "VAEReport", dependencies: ["VAEMath", "VAESupport", "VAEConfig", "VAEData", "VAECheckpoint", "CZlib"]),
-        // Training: the loop, its schedule, the step's exchange and gradient reduction, metrics.
+        // What a model shows: inference in batches, evaluation, the test set, plots, sample grids, the sample writer,
+        // report.html.
+        .target(name: "VAEReport", dependencies: ["VAEMath", "VAESupport", "VAEConfig", "VAEData", "VAECheckpoint"]),
+        // Training: the loop, its cadence, the step's exchange and gradient reduction, rank 0's writers, metrics.
         .target(name: "VAETraining", dependencies: [
-            "VAEMath", "VAECommunication", "VAESupport", "VAEConfig", "VAEData", "VAECheckpoint", "VAEReport",
+            "VAEMath", "VAECommunication", "VAESupport", "VAEConfig", "VAEData", "VAECheckpoint",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // The thin CLI: its commands as a library, and `vae`, the binary that runs them.
@@ -61,23 +65,31 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "vae", dependencies: ["VAECommandLine"]),
-        // Tests only: `vae` with faults on cue (a failing allreduce, a NaN gradient, a nudged weight), for the
-        // failure-handling tests under mpirun.
-        .executableTarget(name: "vae-fault-injection", dependencies: ["VAECommandLine", "VAECommunication", "VAETraining"],
+        // Tests only: `vae` with faults on cue (a failing allreduce, a NaN gradient, a nudged weight, a hang, a signal,
+        // slow steps or pictures), for the failure-handling tests under mpirun.
+        .executableTarget(name: "vae-fault-injection", dependencies: ["VAECommandLine", "VAECommunication", "VAETraining", "TestSupport"],
                           path: "Tests/FaultInjection"),
 
         // Fuzzing: the parsers of user files as functions of bytes, and `vae-fuzz`, their libFuzzer harness (launch/fuzz.sh).
         .target(name: "FuzzTargets", dependencies: ["VAEData", "VAECheckpoint", "VAEConfig", "VAESupport"], path: "Fuzz/Targets"),
         .executableTarget(name: "vae-fuzz", dependencies: ["FuzzTargets"], path: "Fuzz/Harness"),
 
-        // What the test targets share: the package root, the built `vae`, temporary directories, the process runner.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
-        // The test targets that run the `vae` binary depend on it so that it is built first.
+        // What the test targets share, once: the package root, the built `vae`, temporary directories, the process
+        // runner, mounts, fixtures (small data sets, a trained run), image file writers, images that act on cue.
+        .target(name: "TestSupport", dependencies: [
+            "VAETraining", "VAEReport", "VAEConfig", "VAEData", "VAEMath", "VAESupport", "CZlib", "CTurboJPEG", "CPNG",
+        ], path: "Tests/TestSupport"),
+        // One test target per room. Those that run the `vae` binary depend on it so that it is built first.
         .testTarget(name: "VAEMathTests", dependencies: ["VAEMath"]),
+        .testTarget(name: "VAEDataTests", dependencies: ["TestSupport", "VAEData", "VAEMath", "VAESupport", "CPNG", "CZlib", "vae"]),
+        .testTarget(name: "VAEConfigTests", dependencies: ["TestSupport", "VAEConfig", "VAECheckpoint", "VAEMath", "VAESupport"]),
+        .testTarget(name: "VAECheckpointTests", dependencies: ["TestSupport", "VAECheckpoint", "VAEMath", "VAESupport"]),
+        .testTarget(name: "VAEReportTests", dependencies: ["TestSupport", "VAEReport", "VAEData", "VAEConfig", "VAEMath", "VAESupport", "VAETraining"]),
         .testTarget(name: "VAETrainingTests", dependencies: [
-            "TestSupport", "VAETraining", "VAEReport", "VAECheckpoint", "VAEData", "VAEConfig", "VAESupport", "VAECommunication", "VAEMath",
-            "CZlib", "CTurboJPEG", "CPNG", "FuzzTargets", "vae",
+            "TestSupport", "VAETraining", "VAECheckpoint", "VAEConfig", "VAEData", "VAEMath", "VAESupport", "VAECommunication", "vae",
         ]),
-        .testTarget(name: "MultiRankEndToEndTests", dependencies: ["TestSupport", "VAECheckpoint", "vae", "vae-fault-injection"]),
+        .testTarget(name: "VAECommandLineTests", dependencies: ["TestSupport", "VAEReport", "VAEData", "VAETraining", "vae"]),
+        .testTarget(name: "FuzzTargetsTests", dependencies: ["TestSupport", "FuzzTargets"]),
+        .testTarget(name: "MultiRankEndToEndTests", dependencies: ["TestSupport", "VAECheckpoint", "VAEMath", "vae", "vae-fault-injection"]),
     ]
 )

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side by side, one after another on the same machine: this trainer, Keras/TensorFlow and PyTorch on the
-# same data and settings, then every ratio the README and the speed targets quote, from this one run.
+# same data and settings, then every ratio docs/performance.md and the speed targets quote, from this one run.
 #   TF_PYTHON=~/venv-tf/bin/python TORCH_PYTHON=~/venv-torch/bin/python launch/bench-peers.sh [PASS...]
 # PASS is any of (default: all three):
 #   digits  batch 32 per rank, z 2, 20,000 Fashion-MNIST images, 20 warm-up + 200 timed steps, on 1 core

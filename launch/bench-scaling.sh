@@ -4,7 +4,7 @@
 # its measured step beside the step `vae bench --link-gbit` predicts from that run's compute, then the error.
 #   launch/bench-scaling.sh [HOSTS...]     (default: 2 4)
 # Every "host" shares this machine's cores: beyond one rank a core, the ranks take turns and the
-# measurement says more about the machine than the link (see the README's *Past two nodes*).
+# measurement says more about the machine than the link (see docs/distributed.md, *The cost model*).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 [[ $(id -u) == 0 ]] || { echo "bench-scaling.sh: needs root (network namespaces)" >&2; exit 2; }

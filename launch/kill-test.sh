@@ -10,9 +10,9 @@ cd "$(dirname "$0")/.."
 points=${1:-24}
 seed=${2:-$(date +%s)}
 echo "kill test: $points points, seed $seed"
-swift build --build-tests
 started=$SECONDS
-output=$(VAE_KILL_POINTS=$points VAE_KILL_SEED=$seed swift test --skip-build --filter randomKillPoints 2>&1) && status=0 || status=$?
+# launch/test.sh runs them on the release `vae` (and on the AVX2 path with VAE_AVX2_ONLY=1).
+output=$(VAE_KILL_POINTS=$points VAE_KILL_SEED=$seed launch/test.sh --filter randomKillPoints 2>&1) && status=0 || status=$?
 grep -E '^kill point' <<<"$output" || true
 grep -E '✘' <<<"$output" || true
 awk '/^kill point/ { split($3, p, ":"); n[p[3]]++; total[p[3]] += $5; if ($5 > worst[p[3]]) worst[p[3]] = $5 }

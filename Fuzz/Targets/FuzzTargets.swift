@@ -15,7 +15,7 @@ public enum FuzzTargets {
         "safetensors": { _ = try SafetensorsFile(bytes: $0, source: "fuzz.safetensors") },
         "state": { _ = try CheckpointState.decode(Data($0), path: "state.json") },
         "config": { _ = try TrainingConfig.parse(yaml: Data($0), source: "fuzz.yaml") },
-        // Decoded as RGB, then made grey, so both of DecodedImage's conversions run too.
+        // Decoded as RGB, then made grey, so both of RasterImage's conversions run too.
         "image": { _ = try ImageDecoder.decode($0, source: "fuzz.img", channels: 3).converted(toChannels: 1) },
         "attributes": { bytes in
             let table = try AttributeTable(Data(bytes), path: "fuzz.csv")

@@ -13,8 +13,9 @@ import VAEMath
 import VAESupport
 
 public struct CheckpointState: Codable, Equatable, Sendable {
-    /// 2: snake_case keys, the config as its YAML reads; 1 (read only): camelCase keys.
-    public static let currentFormatVersion = 2
+    /// 3: the config as its YAML reads, every setting (TrainingConfig.settingsTree); 2 (read only): the
+    /// learning-rate settings under their old keys; 1 (read only): camelCase keys.
+    public static let currentFormatVersion = 3
 
     public var formatVersion = CheckpointState.currentFormatVersion
     /// Optimizer steps completed.
@@ -33,6 +34,31 @@ public struct CheckpointState: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case formatVersion = "format_version", step, epoch, stepInEpoch = "step_in_epoch", seed, worldSize = "world_size"
         case globalBatch = "global_batch", learningRate = "learning_rate", config, checksums
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        formatVersion = try c.decode(Int.self, forKey: .formatVersion)
+        (step, epoch, stepInEpoch) = (try c.decode(Int.self, forKey: .step), try c.decode(Int.self, forKey: .epoch), try c.decode(Int.self, forKey: .stepInEpoch))
+        (seed, worldSize, globalBatch) = (try c.decode(Int.self, forKey: .seed), try c.decode(Int.self, forKey: .worldSize), try c.decode(Int.self, forKey: .globalBatch))
+        learningRate = try c.decode(Float.self, forKey: .learningRate)
+        // Read as a config file is, so that old keys and settings added since keep working.
+        config = try TrainingConfig(c.decode(ConfigTree.self, forKey: .config))
+        checksums = try c.decode([String: String].self, forKey: .checksums)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(formatVersion, forKey: .formatVersion)
+        try c.encode(step, forKey: .step)
+        try c.encode(epoch, forKey: .epoch)
+        try c.encode(stepInEpoch, forKey: .stepInEpoch)
+        try c.encode(seed, forKey: .seed)
+        try c.encode(worldSize, forKey: .worldSize)
+        try c.encode(globalBatch, forKey: .globalBatch)
+        try c.encode(learningRate, forKey: .learningRate)
+        try c.encode(JSONTree(config.settingsTree), forKey: .config)
+        try c.encode(checksums, forKey: .checksums)
     }
 
     public init(step: Int, epoch: Int, stepInEpoch: Int, seed: Int, worldSize: Int, globalBatch: Int, learningRate: Float,

@@ -1,4 +1,5 @@
-// Reading state.json of every format version this build knows: 2 as written today, and 1 (camelCase keys,
+// Reading state.json of every format version this build knows: 3 as written today, 2 (the same, with the
+// learning-rate settings under their old keys, which the config's reader still takes), and 1 (camelCase keys,
 // the model as height/width/channels and a list of layers, some sections not yet there), migrated on read.
 
 import Foundation
@@ -18,14 +19,12 @@ extension CheckpointState {
     }
 
     /// state.json is not under the checksums, so what it says is checked as a config file would be: no
-    /// negative counts, and a config the YAML reader accepts (one whose model can be built), read by that reader.
+    /// negative counts (its config was read by the config's reader, which checks every setting).
     private func check(path: String) throws {
         let counts = [("step", step, 0), ("epoch", epoch, 0), ("step_in_epoch", stepInEpoch, 0), ("world_size", worldSize, 1), ("global_batch", globalBatch, 1)]
         for (key, value, least) in counts where value < least {
             throw VAEError("\(path): \(key) is \(value); it must be at least \(least)")
         }
-        let tree = try ConfigTree.parse(yaml: JSON.line(config), source: "\(path): config")
-        do { _ = try TrainingConfig(tree) } catch let error as VAEError { throw VAEError("\(path): config: \(error.message)") }
     }
 
     private static func decodeAnyVersion(_ data: Data, path: String) throws -> CheckpointState {
@@ -34,11 +33,12 @@ extension CheckpointState {
             enum CodingKeys: String, CodingKey { case current = "format_version", legacy = "formatVersion" }
         }
         switch try JSON.decode(Version.self, from: data) {
-        case let v where v.current == currentFormatVersion: return try JSON.decode(CheckpointState.self, from: data)
+        case let v where v.current == currentFormatVersion || v.current == 2:
+            do { return try JSON.decode(CheckpointState.self, from: data) } catch let error as VAEError { throw VAEError("\(path): config: \(error.message)") }
         case let v where v.legacy == 1 && v.current == nil: return try JSON.decode(VersionOne.self, from: data).migrated
         case let v:
             let version = v.current ?? v.legacy
-            throw VAEError("\(path): checkpoint format version \(version.map(String.init) ?? "(none)") is not supported (this build reads versions 1 and \(currentFormatVersion))")
+            throw VAEError("\(path): checkpoint format version \(version.map(String.init) ?? "(none)") is not supported (this build reads versions 1 to \(currentFormatVersion))")
         }
     }
 }
@@ -77,15 +77,15 @@ private struct VersionOne: Decodable {
         let c = config
         var settings = TrainingConfig()
         let layers = { (layers: [Layer]) in layers.map { ConvSpec(filters: $0.filters, kernel: $0.kernel, stride: $0.stride) } }
-        settings.model = Architecture(inputHeight: c.model.inputHeight, inputWidth: c.model.inputWidth, inputChannels: c.model.inputChannels,
+        settings.architecture = Architecture(inputHeight: c.model.inputHeight, inputWidth: c.model.inputWidth, inputChannels: c.model.inputChannels,
                                       encoder: layers(c.model.encoder), decoder: layers(c.model.decoder), zDim: c.model.zDim,
                                       useBatchNorm: c.model.useBatchNorm, useDropout: c.model.useDropout, dropoutRate: c.model.dropoutRate)
         (settings.data.train, settings.data.test, settings.data.limit) = (c.data.train, c.data.test, c.data.limit)
         settings.data.testLabels = c.data.testLabels ?? settings.data.testLabels
         let t = c.training
         (settings.training.seed, settings.training.epochs, settings.training.batchSize) = (t.seed, t.epochs, t.batchSize)
-        (settings.training.microBatch, settings.training.learningRate, settings.training.rLossFactor) = (t.microBatch, t.learningRate, t.rLossFactor)
-        (settings.training.lrDecay, settings.training.lrStepSize, settings.training.logEverySteps) = (t.lrDecay, t.lrStepSize, t.logEverySteps)
+        (settings.training.microBatch, settings.learningRate.base, settings.training.rLossFactor) = (t.microBatch, t.learningRate, t.rLossFactor)
+        (settings.learningRate.decay, settings.learningRate.decayEveryEpochs, settings.training.logEverySteps) = (t.lrDecay, t.lrStepSize, t.logEverySteps)
         if let a = c.allreduce { (settings.allreduce.overlap, settings.allreduce.bucketKB) = (a.overlap, a.bucketKB) }
         settings.output.directory = c.output.directory
         (settings.checkpoint.everySteps, settings.checkpoint.everyEpochs, settings.checkpoint.keep) = (c.checkpoint.everySteps, c.checkpoint.everyEpochs, c.checkpoint.keep)

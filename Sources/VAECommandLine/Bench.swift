@@ -58,14 +58,14 @@ struct Bench: ParsableCommand {
         let launched = ContinuousClock.now
         let communicator = try joinRanks()
         try reportingErrors(communicator) {
-            var config = try settings.load()
+            var config = try settings.load(warnings: communicator.rank == 0)
             let globalBatch = batchPerRank * communicator.size
             config.training.batchSize = globalBatch
             config.data.limit = limit ?? (synthetic ? max(globalBatch, min((warmup + steps) * globalBatch, Bench.syntheticCap)) : 20_000)
             let threads = setMathThreads(localRanks: communicator.localSize, convolutions: config.training.convBackend)
             var trainer: Trainer
             if synthetic {
-                let m = config.model
+                let m = config.architecture
                 let images = ImageDataset(synthetic: config.data.limit, imageShape: [m.inputHeight, m.inputWidth, m.inputChannels],
                                           seed: UInt64(config.training.seed))
                 trainer = try Trainer(config: config, dataset: images, communicator: communicator)
@@ -98,7 +98,7 @@ struct Bench: ParsableCommand {
             let images = Double(steps * config.training.batchSize)
             var usage = rusage()
             getrusage(RUSAGE_SELF.rawValue, &usage)
-            let flopsPerImage = 6.0 * Double(config.model.forwardMultiplyAdds)  // forward 2·MACs, backward twice that
+            let flopsPerImage = 6.0 * Double(config.architecture.forwardMultiplyAdds)  // forward 2·MACs, backward twice that
             guard communicator.rank == 0 else { return }
             let result = BenchResult(
                 backend: config.training.convBackend.rawValue, data: synthetic ? "synthetic" : trainer.dataset.names.isEmpty ? "idx" : inMemory ? "folder in memory" : "folder, mapped cache", ranks: communicator.size, threadsPerRank: threads,

@@ -6,6 +6,7 @@
 import ArgumentParser
 import Foundation
 import VAECommunication
+import VAEMath
 import VAESupport
 
 struct BenchAllreduce: ParsableCommand {

@@ -48,7 +48,9 @@ struct PictureOption: ParsableArguments {
     var path: String
 
     func write(_ image: RasterImage) throws {
-        try PNG.write(image, to: path)
+        let bytes: [UInt8]
+        do { bytes = try ImageEncoder.pngData(image) } catch let error as VAEError { throw VAEError("\(path): \(error.message)") }
+        try DurableFiles.write(bytes, to: path)
         printLine("wrote \(path) (\(image.width)×\(image.height))")
     }
 }

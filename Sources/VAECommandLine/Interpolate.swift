@@ -28,7 +28,7 @@ struct Interpolate: ParsableCommand {
 
     func run() throws {
         try withTrainedModel(checkpoint) { trained in
-            try SampleImages.checkDrawable(trained.config.model)
+            try SampleImages.checkDrawable(trained.config.architecture)
             let images = try data.load(for: trained)
             let first = try index(of: from, option: "--from", in: images), last = try index(of: to, option: "--to", in: images)
             let means = trained.inference.encode(images, [first, last]).means, zDim = trained.inference.zDim

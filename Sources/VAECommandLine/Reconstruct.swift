@@ -19,7 +19,7 @@ struct Reconstruct: ParsableCommand {
 
     func run() throws {
         try withTrainedModel(checkpoint) { trained in
-            try SampleImages.checkDrawable(trained.config.model)
+            try SampleImages.checkDrawable(trained.config.architecture)
             let images = try data.load(for: trained)
             let shown = Array(0..<min(count, images.count))
             let grid = SampleImages.reconstructionGrid(originals: shown.map(images.image), reconstructions: trained.inference.reconstruct(images, shown),

@@ -23,7 +23,7 @@ struct Sample: ParsableCommand {
 
     func run() throws {
         try withTrainedModel(checkpoint) { trained in
-            try SampleImages.checkDrawable(trained.config.model)
+            try SampleImages.checkDrawable(trained.config.architecture)
             let z = SampleImages.priorLatents(count: count, zDim: trained.inference.zDim, seed: UInt64(seed ?? trained.config.training.seed))
             let columns = Int(Double(count).squareRoot().rounded(.up))
             try out.write(SampleImages.grid(trained.inference.decode(z), shape: trained.imageShape, columns: columns))

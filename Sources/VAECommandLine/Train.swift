@@ -42,7 +42,7 @@ struct Train: ParsableCommand {
         let live = !MPICommunicator.launchedByMPI && isatty(STDOUT_FILENO) != 0 ? LiveProgress { FileHandle.standardOutput.write(Data($0.utf8)) } : nil
         try reportingErrors(communicator) {
             defer { live?.clear() }  // an error line starts clean
-            var config = try settings.load()
+            var config = try settings.load(warnings: communicator.rank == 0)
             if let out { config.output.directory = out }
             setMathThreads(localRanks: communicator.localSize, convolutions: config.training.convBackend)
             let trainer = try Trainer(config: config, communicator: communicator)
@@ -94,8 +94,10 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("set"), help: "Override a config value: key.path=value (repeatable).")
     var overrides: [String] = []
 
-    func load() throws -> TrainingConfig {
-        var settings = try TrainingConfig.load(path: config, overrides: overrides)
+    /// The config, with a warning on stderr for each old key it still reads (only rank 0's, under mpirun).
+    func load(warnings: Bool = true) throws -> TrainingConfig {
+        let warn = { (line: String) in if warnings { FileHandle.standardError.write(Data((line + "\n").utf8)) } }
+        var settings = try TrainingConfig.load(path: config, overrides: overrides, warn: warn)
         settings.training.convBackend = try convolutionBackend(default: settings.training.convBackend)!
         return settings
     }

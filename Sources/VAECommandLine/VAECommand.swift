@@ -12,7 +12,7 @@ public struct VAECommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "vae",
         abstract: "Train the GDL_code convolutional VAE, in Swift.",
-        subcommands: [Train.self, Sample.self, Reconstruct.self, Interpolate.self, Attribute.self, Eval.self, Bench.self, BenchAllreduce.self, MakeImages.self])
+        subcommands: [Train.self, ConfigCommand.self, Sample.self, Reconstruct.self, Interpolate.self, Attribute.self, Eval.self, Bench.self, BenchAllreduce.self, MakeImages.self])
 
     /// Usage errors (an unknown option, a missing or invalid value, a failed `validate()`) print one line and
     /// exit 64 (EX_USAGE); errors in the input (config, data, checkpoints) exit 2, see `reportingErrors`.

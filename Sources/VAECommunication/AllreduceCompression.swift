@@ -1,20 +1,10 @@
-// AllreduceCompression: what gradients travel as between ranks. Like Horovod's Compression.fp16 and
-// PyTorch DDP's bf16 hook, a 16-bit format halves the bytes on the wire; unlike them, the 16-bit sum is
-// exact in the sense that matters here: every partial sum of the allreduce's tree is rounded to
-// 16 bits the same way on both partners, so every rank still ends with the same bits.
+// AllreduceCompression as the shim carries it out: its format code, and the rounding a rank's numbers take
+// before they travel.
 
 import CMPIShim
+import VAEMath
 
-public enum AllreduceCompression: String, CaseIterable, Equatable, Sendable, Codable {
-    /// 32-bit floats, summed exactly as the tree says.
-    case none
-    /// bfloat16: float's 8-bit exponent, 8 significant bits (about 2–3 decimal digits). Overflows only
-    /// where float does.
-    case bf16
-    /// IEEE half: 11 significant bits, but a range of 6e-8 (subnormal) to 65504; larger magnitudes are
-    /// saturated to ±65504, smaller ones lose bits or become 0.
-    case fp16
-
+extension AllreduceCompression {
     /// The shim's VAE_FORMAT_* code.
     var format: Int32 {
         switch self {

@@ -3,6 +3,7 @@
 // is the world of one rank, for runs without mpirun and for unit tests.
 
 import Foundation
+import VAEMath
 
 public protocol Communicator: AnyObject {
     var rank: Int { get }

@@ -4,6 +4,7 @@
 
 import CMPIShim
 import Foundation
+import VAEMath
 
 public final class MPICommunicator: Communicator {
     public let rank: Int

@@ -1,6 +1,5 @@
-// ConfigTree: the YAML document as a plain tree, `--set key.path=value` overrides applied to it, and a
-// reader that pulls typed values out by key path, so every error names the key (`model.z_dim: …`) and
-// every key the reader did not ask for is reported as unknown.
+// ConfigTree: the YAML document (or state.json's config) as a plain tree, with `--set key.path=value`
+// overrides applied to it; SettingsCatalog reads the settings out of it.
 
 import Foundation
 import VAESupport
@@ -76,100 +75,58 @@ public indirect enum ConfigTree: Equatable {
     }
 }
 
-/// Reads one section; `finish()` rejects keys nobody read.
-public final class ConfigSection {
-    public let path: String
-    private let pairs: [(key: String, value: ConfigTree)]
-    private var read: Set<String> = []
-
-    public init(_ tree: ConfigTree, path: String) throws {
-        self.path = path
-        switch tree {
-        case .map(let pairs): self.pairs = pairs
-        case .null: self.pairs = []
-        default: throw VAEError("\(path.isEmpty ? "the config" : path): expected a section of key: value pairs")
+extension ConfigTree: Decodable {
+    /// state.json's config, as JSON: booleans, then integers, numbers and strings, as their text.
+    public init(from decoder: Decoder) throws {
+        if let container = try? decoder.container(keyedBy: AnyKey.self) {
+            self = .map(try container.allKeys.sorted { $0.stringValue < $1.stringValue }.map { ($0.stringValue, try container.decode(ConfigTree.self, forKey: $0)) })
+        } else if var container = try? decoder.unkeyedContainer() {
+            var items: [ConfigTree] = []
+            while !container.isAtEnd { items.append(try container.decode(ConfigTree.self)) }
+            self = .list(items)
+        } else {
+            let value = try decoder.singleValueContainer()
+            if value.decodeNil() { self = .null }
+            else if let bool = try? value.decode(Bool.self) { self = .scalar(String(bool)) }
+            else if let int = try? value.decode(Int.self) { self = .scalar(String(int)) }
+            else if let double = try? value.decode(Double.self) { self = .scalar("\(double)") }
+            else { self = .scalar(try value.decode(String.self)) }
         }
     }
 
-    private func name(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+    private struct AnyKey: CodingKey {
+        let stringValue: String
+        init(stringValue: String) { self.stringValue = stringValue }
+        var intValue: Int? { nil }
+        init?(intValue: Int) { nil }
+    }
+}
 
-    private func value(_ key: String) -> ConfigTree? {
-        read.insert(key)
-        guard let found = pairs.first(where: { $0.key == key })?.value, found != .null else { return nil }
+extension ConfigTree {
+    /// Every value by its dotted key path (sections opened up); a null keeps its setting's default, so is left out.
+    func leaves() throws -> [String: ConfigTree] {
+        var found: [String: ConfigTree] = [:]
+        func walk(_ pairs: [(key: String, value: ConfigTree)], under prefix: String) {
+            for (key, value) in pairs {
+                let path = prefix.isEmpty ? key : prefix + "." + key
+                switch value {
+                case .map(let inner): walk(inner, under: path)
+                case .null: continue
+                default: found[path] = value
+                }
+            }
+        }
+        switch self {
+        case .map(let pairs): walk(pairs, under: "")
+        case .null: break
+        default: throw VAEError("the config: expected a section of key: value pairs")
+        }
         return found
     }
 
-    public func section(_ key: String) throws -> ConfigSection { try ConfigSection(value(key) ?? .map([]), path: name(key)) }
-
-    private func scalar<T>(_ key: String, _ tree: ConfigTree, _ kind: String, _ parse: (String) -> T?) throws -> T {
-        guard case .scalar(let text) = tree, let parsed = parse(text) else {
-            throw VAEError("\(name(key)): expected \(kind), found \(Self.describe(tree))")
-        }
-        return parsed
-    }
-
-    private func checked<T>(_ key: String, _ value: T, _ rule: (T) -> Bool, _ requirement: String) throws -> T {
-        guard rule(value) else { throw VAEError("\(name(key)): \(value) is not allowed: must be \(requirement)") }
-        return value
-    }
-
-    public func int(_ key: String, default fallback: Int, _ requirement: String = "", where rule: (Int) -> Bool = { _ in true }) throws -> Int {
-        guard let tree = value(key) else { return fallback }
-        return try checked(key, scalar(key, tree, "an integer") { Int($0) }, rule, requirement)
-    }
-
-    public func double(_ key: String, default fallback: Double, _ requirement: String = "", where rule: (Double) -> Bool = { _ in true }) throws -> Double {
-        guard let tree = value(key) else { return fallback }
-        return try checked(key, scalar(key, tree, "a number") { Double($0) }, rule, requirement)
-    }
-
-    public func bool(_ key: String, default fallback: Bool) throws -> Bool {
-        guard let tree = value(key) else { return fallback }
-        return try scalar(key, tree, "true or false") { ["true": true, "false": false][$0.lowercased()] }
-    }
-
-    public func string(_ key: String, default fallback: String?) throws -> String? {
-        guard let tree = value(key) else { return fallback }
-        return try scalar(key, tree, "a string") { $0 }
-    }
-
-    /// One of an enumeration's raw values.
-    public func choice<Choice: RawRepresentable & CaseIterable>(_ key: String, default fallback: Choice) throws -> Choice
-    where Choice.RawValue == String {
-        guard let tree = value(key) else { return fallback }
-        let known = Choice.allCases.map(\.rawValue).joined(separator: ", ")
-        return try scalar(key, tree, "one of \(known)") { Choice(rawValue: $0) }
-    }
-
-    public func intList(_ key: String, default fallback: [Int], _ requirement: String, where rule: (Int) -> Bool) throws -> [Int] {
-        guard let tree = value(key) else { return fallback }
-        guard case .list(let items) = tree, !items.isEmpty else {
-            throw VAEError("\(name(key)): expected a non-empty list of integers, found \(Self.describe(tree))")
-        }
-        return try items.enumerated().map { i, item in
-            let element = "\(key)[\(i)]"
-            return try checked(element, scalar(element, item, "an integer") { Int($0) }, rule, requirement)
-        }
-    }
-
-    public func stringList(_ key: String, default fallback: [String]) throws -> [String] {
-        guard let tree = value(key) else { return fallback }
-        guard case .list(let items) = tree else { throw VAEError("\(name(key)): expected a list of strings, found \(Self.describe(tree))") }
-        return try items.enumerated().map { i, item in try scalar("\(key)[\(i)]", item, "a string") { $0 } }
-    }
-
-    /// Throws for the first key present but never read: a typo or an option that does not exist.
-    public func finish() throws {
-        if let unknown = pairs.first(where: { !read.contains($0.key) }) {
-            let known = read.sorted().joined(separator: ", ")
-            throw VAEError("\(name(unknown.key)): unknown key (known here: \(known))")
-        }
-    }
-
-    public func error(_ key: String, _ message: String) -> VAEError { VAEError("\(name(key)): \(message)") }
-
-    private static func describe(_ tree: ConfigTree) -> String {
-        switch tree {
+    /// What an error says the tree holds: 'text', a list, a section.
+    var summary: String {
+        switch self {
         case .scalar(let text): "'\(text)'"
         case .null: "nothing"
         case .list: "a list"

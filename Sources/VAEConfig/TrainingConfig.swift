@@ -1,239 +1,195 @@
-// TrainingConfig: everything a run needs, in sections model, data, training, schedule, allreduce, output,
-// checkpoint, samples and watchdog. The initial values below are the one place defaults are written (the GDL_code digits
-// run); YAML (TrainingConfig+YAML.swift) and state.json use the same snake_case keys. See README.md for the
-// reference.
+// TrainingConfig: everything a run needs, in sections. Every setting is declared once, below, with its key,
+// its default (the property's initial value: together, the GDL_code digits run), what it allows and one line
+// of documentation; the YAML reader, `vae config`, state.json and docs/config.md come from these declarations
+// (SettingsCatalog). Checks that tie settings together are in `validate()`.
 
 import Foundation
-import VAECommunication
+import VAEData
 import VAEMath
 import VAESupport
 
-public struct TrainingConfig: Equatable, Sendable, Codable {
-    public struct Data: Equatable, Sendable, Codable {
-        /// An IDX file, or a folder searched recursively for .jpg, .jpeg and .png files.
+public struct TrainingConfig: Equatable, Sendable, Decodable {
+    public struct Model: Equatable, Sendable, Decodable {
+        @Setting("input_shape", "[height, width, channels] of the images the model takes (1 channel: grey, 3: RGB).",
+                 .each(Rule("an integer from 1 to 65536") { $0 > 0 && $0 <= 65536 }, count: 3))
+        public var inputShape = [28, 28, 1]
+        @Setting("encoder.filters", "Each encoder convolution's filters.", .each(.positive)) public var encoderFilters = [32, 64, 64, 64]
+        @Setting("encoder.kernels", "Each encoder convolution's kernel size.", .each(.positive)) public var encoderKernels = [3, 3, 3, 3]
+        @Setting("encoder.strides", "Each encoder convolution's stride.", .each(Rule("1 or 2") { $0 == 1 || $0 == 2 }))
+        public var encoderStrides = [1, 2, 2, 1]
+        @Setting("decoder.filters", "Each decoder transposed convolution's filters; the last is the images' channels.", .each(.positive))
+        public var decoderFilters = [64, 64, 32, 1]
+        @Setting("decoder.kernels", "Each decoder transposed convolution's kernel size.", .each(.positive)) public var decoderKernels = [3, 3, 3, 3]
+        @Setting("decoder.strides", "Each decoder transposed convolution's stride.", .each(Rule("1 or 2") { $0 == 1 || $0 == 2 }))
+        public var decoderStrides = [1, 2, 2, 1]
+        @Setting("z_dim", "Dimensions of the latent space.", .positive) public var zDim = 2
+        @Setting("use_batch_norm", "Batch normalization after each convolution but the last.") public var useBatchNorm = false
+        @Setting("use_dropout", "Dropout after each convolution's activation but the last.") public var useDropout = false
+        @Setting("dropout_rate", "The share of activations dropout zeroes.", Rule("in [0, 1)") { $0 >= 0 && $0 < 1 }) public var dropoutRate = 0.25
+
+        public init() {}
+    }
+
+    public struct Data: Equatable, Sendable, Decodable {
+        @Setting("train", "The training images: an IDX file, or a folder searched recursively for .jpg, .jpeg and .png files.")
         public var train = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
-        /// Held-out images (an IDX file or a folder): rank 0 draws its sample images from them.
+        @Setting("test", "Held-out images (an IDX file or a folder): rank 0 draws its sample pictures from them.")
         public var test = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"
-        /// Labels of the test images, which colour the latent scatter plot. The default file may be absent
-        /// (an uncoloured plot); any other file must exist and hold one label per test image; empty: none.
-        public var testLabels = Data.defaultTestLabels
-        public static let defaultTestLabels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz"
-        /// Keep only the first `limit` training images; 0 keeps all.
-        public var limit = 0
-        /// The names of labels 0, 1, … in the latent scatter's legend; empty: the label numbers.
+        @Setting("test_labels", "Labels of the test images, which colour the latent scatter; this default may be absent "
+                 + "(an uncoloured plot), any other file must hold one label per test image; empty: none.")
+        public var testLabels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz"
+        @Setting("limit", "Keep only the first this many training images.", Rule("0 (all) or a positive count") { $0 >= 0 }) public var limit = 0
+        @Setting("class_names", "The names of labels 0, 1, … in the latent scatter's legend; empty: the label numbers.")
         public var classNames: [String] = []
-        /// How a folder's images take the model's input size.
+        @Setting("resize", "How a folder's images take the model's input size: stretch each axis (the book's), or center_crop to the aspect first.")
         public var resize = Resize.stretch
-        /// What a folder's undecodable image does to the run.
+        @Setting("bad_images", "A folder's undecodable image: error (one line naming it, exit 2), or skip it with a warning.")
         public var badImages = BadImages.error
-        /// Where a folder's decoded images are cached; node-local, so nodes without a shared file system
-        /// each build their own.
+        @Setting("cache_dir", "Where a folder's decoded images are cached; node-local, so nodes without a shared file system each build their own.")
         public var cacheDirectory = "/tmp/vae-image-cache"
 
-        public enum Resize: String, CaseIterable, Equatable, Sendable, Codable {
-            /// Scale each axis to the target (Keras's flow_from_directory, the book's).
-            case stretch
-            /// Crop the middle to the target's aspect, then scale.
-            case centerCrop = "center_crop"
-        }
-
-        public enum BadImages: String, CaseIterable, Equatable, Sendable, Codable {
-            /// One line naming the file, exit 2.
-            case error
-            /// A warning per file; the run goes on without it.
-            case skip
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case train, test, testLabels = "test_labels", limit, classNames = "class_names"
-            case resize, badImages = "bad_images", cacheDirectory = "cache_dir"
-        }
+        /// How a folder named by `train` or `test` is read.
+        public var folderSettings: FolderSettings { FolderSettings(resize: resize, badImages: badImages, cacheDirectory: cacheDirectory) }
 
         public init() {}
-
-        /// Keys added after a checkpoint was written keep their defaults.
-        public init(from decoder: Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            train = try c.decode(String.self, forKey: .train)
-            test = try c.decode(String.self, forKey: .test)
-            testLabels = try c.decode(String.self, forKey: .testLabels)
-            limit = try c.decode(Int.self, forKey: .limit)
-            classNames = try c.decodeIfPresent([String].self, forKey: .classNames) ?? classNames
-            resize = try c.decodeIfPresent(Resize.self, forKey: .resize) ?? resize
-            badImages = try c.decodeIfPresent(BadImages.self, forKey: .badImages) ?? badImages
-            cacheDirectory = try c.decodeIfPresent(String.self, forKey: .cacheDirectory) ?? cacheDirectory
-        }
     }
 
-    public struct Training: Equatable, Sendable, Codable {
-        public var seed = 0
-        public var epochs = 200
-        /// The global batch: summed over all ranks.
-        public var batchSize = 32
-        /// Samples per gradient leaf: a batch's gradient is the pairwise-tree sum of its micro-batches'.
+    public struct Training: Equatable, Sendable, Decodable {
+        @Setting("seed", "Every random draw is a function of the seed, the epoch and the sample's index.", .nonNegative) public var seed = 0
+        @Setting("epochs", "Epochs to train.", .positive) public var epochs = 200
+        @Setting("batch_size", "The global batch: summed over all ranks.", .positive) public var batchSize = 32
+        @Setting("micro_batch", "Samples per gradient leaf: a batch's gradient is the pairwise-tree sum of its micro-batches'.", .positive)
         public var microBatch = 8
-        public var learningRate = 0.0005
-        public var rLossFactor = 1000.0
-        public var lrDecay = 1.0
-        public var lrStepSize = 1
-        /// Record metrics every this many steps, and print a progress line when stdout is not a terminal
-        /// (a terminal gets a live line instead); 0: only the per-epoch lines and records.
+        @Setting("r_loss_factor", "The weight of the reconstruction term (the book's r_loss_factor).", .positive) public var rLossFactor = 1000.0
+        @Setting("log_every_steps", "Record metrics every this many steps, and print a progress line when stdout is not a terminal.",
+                 .offOrPositive("a positive number of steps (0: only the per-epoch lines)"))
         public var logEverySteps = 500
-        /// The convolutions' code; VAE_CONV_BACKEND overrides it for a run (the CLI reads it).
+        @Setting("conv_backend", "The convolutions' code: oneDNN's primitives, or im2col and OpenBLAS GEMMs; VAE_CONV_BACKEND overrides it.")
         public var convBackend = ConvolutionBackend.default
-        /// What a step does to the run when its loss or gradients went non-finite (NaN or infinite) on any rank.
+        @Setting("on_nonfinite", "A step whose loss or gradients went NaN or infinite on any rank: stop the run, or skip the step and count it.")
         public var onNonfinite = OnNonfinite.stop
-        /// Under `skip`, the run stops as under `stop` once more steps than this were skipped in it.
+        @Setting("max_skipped_steps", "Under on_nonfinite: skip, the run stops once more steps than this were skipped in it.", .nonNegative)
         public var maxSkippedSteps = 100
 
-        public enum OnNonfinite: String, CaseIterable, Equatable, Sendable, Codable {
-            /// The step is not taken; one line names the step, the ranks and what went non-finite; exit 2.
-            case stop
-            /// The step is dropped, weights and Adam's state left as if it never happened, and counted.
-            case skip
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case seed, epochs, batchSize = "batch_size", microBatch = "micro_batch", learningRate = "learning_rate"
-            case rLossFactor = "r_loss_factor", lrDecay = "lr_decay", lrStepSize = "lr_step_size", logEverySteps = "log_every_steps"
-            case convBackend = "conv_backend", onNonfinite = "on_nonfinite", maxSkippedSteps = "max_skipped_steps"
-        }
-
         public init() {}
-
-        /// Keys added after a checkpoint was written keep their defaults.
-        public init(from decoder: Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            seed = try c.decode(Int.self, forKey: .seed)
-            epochs = try c.decode(Int.self, forKey: .epochs)
-            batchSize = try c.decode(Int.self, forKey: .batchSize)
-            microBatch = try c.decode(Int.self, forKey: .microBatch)
-            learningRate = try c.decode(Double.self, forKey: .learningRate)
-            rLossFactor = try c.decode(Double.self, forKey: .rLossFactor)
-            lrDecay = try c.decode(Double.self, forKey: .lrDecay)
-            lrStepSize = try c.decode(Int.self, forKey: .lrStepSize)
-            logEverySteps = try c.decode(Int.self, forKey: .logEverySteps)
-            convBackend = try c.decode(ConvolutionBackend.self, forKey: .convBackend)
-            onNonfinite = try c.decodeIfPresent(OnNonfinite.self, forKey: .onNonfinite) ?? onNonfinite
-            maxSkippedSteps = try c.decodeIfPresent(Int.self, forKey: .maxSkippedSteps) ?? maxSkippedSteps
-        }
     }
 
-    /// How the learning rate moves over the run, beyond training.learning_rate and its step decay.
-    public struct Schedule: Equatable, Sendable, Codable {
-        /// The first this many optimizer steps ramp the rate linearly up to training.learning_rate (step s takes
-        /// (s + 1) / warmup_steps of it; see StepDecaySchedule), as the linear scaling rule wants when the
-        /// global batch grows; 0: no warm-up.
+    /// The learning rate of every step (LearningRateSchedule): a linear warm-up, then GDL_code's step decay.
+    public struct LearningRate: Equatable, Sendable, Decodable {
+        @Setting("base", "Adam's learning rate after the warm-up, before any decay.", .positive) public var base = 0.0005
+        @Setting("decay", "Multiplies the rate every decay_every_epochs epochs (GDL_code's step decay); 1: none.",
+                 Rule("in (0, 1]") { $0 > 0 && $0 <= 1 })
+        public var decay = 1.0
+        @Setting("decay_every_epochs", "Epochs between decays.", .positive) public var decayEveryEpochs = 1
+        @Setting("warmup_steps", "The first this many steps ramp the rate linearly up to base, as the linear scaling rule wants for large batches.",
+                 .offOrPositive("a number of steps"))
         public var warmupSteps = 0
 
-        enum CodingKeys: String, CodingKey { case warmupSteps = "warmup_steps" }
-
         public init() {}
-
-        /// Keys added after a checkpoint was written keep their defaults.
-        public init(from decoder: Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            warmupSteps = try c.decodeIfPresent(Int.self, forKey: .warmupSteps) ?? warmupSteps
-        }
     }
 
     /// How the gradients are summed over the ranks. Overlapped or not, the sums are bit for bit the same;
     /// compressed, they are other bits, still the same on every rank.
-    public struct Allreduce: Equatable, Sendable, Codable {
-        /// Buckets of layers, each summed while the backward pass goes on (PyTorch DDP's design); false: one
-        /// allreduce of the whole buffer after the backward pass.
+    public struct Allreduce: Equatable, Sendable, Decodable {
+        @Setting("overlap", "Sum gradient buckets while the backward pass goes on (PyTorch DDP's design); false: one allreduce after it.")
         public var overlap = true
-        /// A bucket closes once it holds this many KiB of gradients.
-        public var bucketKB = 64
-        /// What the gradients travel as: floats, or 16 bits (half the bytes), every partial sum rounded.
+        @Setting("bucket_kb", "A bucket closes once it holds this many KiB of gradients.", .positive)
+        public var bucketKB = AllreduceAlgorithm.halvingFromFloats * MemoryLayout<Float>.size / 1024
+        @Setting("compression", "What the gradients travel as: floats, or 16 bits (half the bytes), every partial sum rounded.")
         public var compression = AllreduceCompression.none
-        /// How the sum moves: the same bits either way, in fewer bytes or fewer rounds.
+        @Setting("algorithm", "How the sum moves (the same bits either way): auto, recursive doubling, or Rabenseifner's halving.")
         public var algorithm = AllreduceAlgorithm.auto
 
-        enum CodingKeys: String, CodingKey { case overlap, bucketKB = "bucket_kb", compression, algorithm }
-
         public init() {}
-
-        /// Keys added after a checkpoint was written keep their defaults.
-        public init(from decoder: Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            overlap = try c.decode(Bool.self, forKey: .overlap)
-            bucketKB = try c.decode(Int.self, forKey: .bucketKB)
-            compression = try c.decodeIfPresent(AllreduceCompression.self, forKey: .compression) ?? compression
-            algorithm = try c.decodeIfPresent(AllreduceAlgorithm.self, forKey: .algorithm) ?? algorithm
-        }
     }
 
-    public struct Output: Equatable, Sendable, Codable {
+    public struct Output: Equatable, Sendable, Decodable {
+        @Setting("dir", "The run's directory: checkpoints, metrics.jsonl, samples and report.html (--out overrides it).")
         public var directory = "runs/fashion-mnist"
 
-        enum CodingKeys: String, CodingKey { case directory = "dir" }
+        public init() {}
     }
 
-    public struct Checkpointing: Equatable, Sendable, Codable {
-        /// Write a checkpoint every this many optimizer steps; 0 turns it off.
-        public var everySteps = 0
-        /// Write a checkpoint every this many epochs; 0 turns it off. One is always written at the end.
+    public struct Checkpointing: Equatable, Sendable, Decodable {
+        @Setting("every_steps", "Write a checkpoint every this many steps.", .offOrPositive()) public var everySteps = 0
+        @Setting("every_epochs", "Write a checkpoint every this many epochs; one is always written at the end.", .offOrPositive())
         public var everyEpochs = 1
-        /// How many of the newest checkpoints to keep.
-        public var keep = 3
+        @Setting("keep", "How many of the newest checkpoints to keep.", .positive) public var keep = 3
 
-        enum CodingKeys: String, CodingKey { case everySteps = "every_steps", everyEpochs = "every_epochs", keep }
+        public init() {}
     }
 
-    public struct Samples: Equatable, Sendable, Codable {
-        /// Rank 0 writes sample images every this many epochs; 0: only at the end. Always at the end.
+    public struct Samples: Equatable, Sendable, Decodable {
+        @Setting("every_epochs", "Rank 0 draws sample pictures every this many epochs, and always at the end.",
+                 Rule("0 (only at the end) or a positive integer") { $0 >= 0 })
         public var everyEpochs = 1
 
-        enum CodingKeys: String, CodingKey { case everyEpochs = "every_epochs" }
+        public init() {}
     }
 
     /// Checks that catch a stalled rank and ranks drifting apart without an error.
-    public struct Watchdog: Equatable, Sendable, Codable {
-        /// Every this many steps the ranks compare a hash of their weights; 0 turns it off.
+    public struct Watchdog: Equatable, Sendable, Decodable {
+        @Setting("check_every_steps", "Every this many steps the ranks compare a hash of their weights.", .offOrPositive())
         public var checkEverySteps = 1000
-        /// A rank that waits this long for its peers in a collective, or makes no progress of its own for
-        /// this long, ends the job; 0 turns it off.
+        @Setting("timeout_s", "A rank that waits this long for its peers, or makes no progress of its own for this long, ends the job.",
+                 .offOrPositive("a positive number of seconds"))
         public var timeoutSeconds = 300.0
 
-        enum CodingKeys: String, CodingKey { case checkEverySteps = "check_every_steps", timeoutSeconds = "timeout_s" }
-
         public init() {}
-
-        /// Keys added after a checkpoint was written keep their defaults.
-        public init(from decoder: Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            checkEverySteps = try c.decode(Int.self, forKey: .checkEverySteps)
-            timeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .timeoutSeconds) ?? timeoutSeconds
-        }
     }
 
-    public var model = Architecture.gdlDigits
+    public var model = Model()
     public var data = Data()
     public var training = Training()
-    public var schedule = Schedule()
+    public var learningRate = LearningRate()
     public var allreduce = Allreduce()
     public var output = Output()
     public var checkpoint = Checkpointing()
     public var samples = Samples()
     public var watchdog = Watchdog()
 
-    enum CodingKeys: String, CodingKey { case model, data, training, schedule, allreduce, output, checkpoint, samples, watchdog }
-
     public init() {}
 
-    /// Sections added after a checkpoint was written keep their defaults.
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        model = try c.decode(Architecture.self, forKey: .model)
-        data = try c.decode(Data.self, forKey: .data)
-        training = try c.decode(Training.self, forKey: .training)
-        schedule = try c.decodeIfPresent(Schedule.self, forKey: .schedule) ?? schedule
-        allreduce = try c.decode(Allreduce.self, forKey: .allreduce)
-        output = try c.decode(Output.self, forKey: .output)
-        checkpoint = try c.decode(Checkpointing.self, forKey: .checkpoint)
-        samples = try c.decode(Samples.self, forKey: .samples)
-        watchdog = try c.decodeIfPresent(Watchdog.self, forKey: .watchdog) ?? watchdog
+    /// What the model's section builds.
+    public var architecture: Architecture {
+        get {
+            let m = model
+            func layers(_ filters: [Int], _ kernels: [Int], _ strides: [Int]) -> [ConvSpec] {
+                (0..<filters.count).map { ConvSpec(filters: filters[$0], kernel: kernels[$0], stride: strides[$0]) }
+            }
+            return Architecture(inputHeight: m.inputShape[0], inputWidth: m.inputShape[1], inputChannels: m.inputShape[2],
+                                encoder: layers(m.encoderFilters, m.encoderKernels, m.encoderStrides),
+                                decoder: layers(m.decoderFilters, m.decoderKernels, m.decoderStrides),
+                                zDim: m.zDim, useBatchNorm: m.useBatchNorm, useDropout: m.useDropout, dropoutRate: Float(m.dropoutRate))
+        }
+        set {
+            model.inputShape = [newValue.inputHeight, newValue.inputWidth, newValue.inputChannels]
+            (model.encoderFilters, model.encoderKernels, model.encoderStrides) = (newValue.encoder.map(\.filters), newValue.encoder.map(\.kernel), newValue.encoder.map(\.stride))
+            (model.decoderFilters, model.decoderKernels, model.decoderStrides) = (newValue.decoder.map(\.filters), newValue.decoder.map(\.kernel), newValue.decoder.map(\.stride))
+            (model.zDim, model.useBatchNorm, model.useDropout, model.dropoutRate) = (newValue.zDim, newValue.useBatchNorm, newValue.useDropout, Double(newValue.dropoutRate))
+        }
+    }
+
+    /// The checks that tie settings together; each setting's own rule was checked as it was read.
+    public func validate() throws {
+        if training.batchSize % training.microBatch != 0 {
+            throw VAEError("training.micro_batch: \(training.microBatch) does not divide training.batch_size \(training.batchSize)")
+        }
+        let m = model
+        for (stack, filters, kernels, strides) in [("encoder", m.encoderFilters, m.encoderKernels, m.encoderStrides),
+                                                   ("decoder", m.decoderFilters, m.decoderKernels, m.decoderStrides)] {
+            guard kernels.count == filters.count else { throw VAEError("model.\(stack).kernels: \(kernels.count) kernels for \(filters.count) filters") }
+            guard strides.count == filters.count else { throw VAEError("model.\(stack).strides: \(strides.count) strides for \(filters.count) filters") }
+        }
+        let a = architecture
+        if a.decoder.last!.filters != a.inputChannels {
+            throw VAEError("model.decoder.filters: the last layer has \(a.decoder.last!.filters) filters but images have \(a.inputChannels) channels")
+        }
+        let decoded = a.decodedShape, input = [a.inputHeight, a.inputWidth]
+        if Array(decoded[0..<2]) != input {
+            let encoded = a.encodedShape
+            throw VAEError("model.decoder.strides: the decoder upsamples the encoder's \(encoded[0])×\(encoded[1]) to \(decoded[0])×\(decoded[1]), but the input is \(input[0])×\(input[1])")
+        }
     }
 
     /// Every setting that shapes the trajectory: the config without its output, checkpoint and samples
@@ -247,9 +203,23 @@ public struct TrainingConfig: Equatable, Sendable, Codable {
         return settings
     }
 
-    /// The learning rate of every step: training's rate and step decay, with the schedule's warm-up.
-    public var learningRates: StepDecaySchedule {
-        StepDecaySchedule(initialRate: Float(training.learningRate), decayFactor: Float(training.lrDecay),
-                          stepSize: training.lrStepSize, warmupSteps: schedule.warmupSteps)
+    /// The learning rate of every step.
+    public var learningRates: LearningRateSchedule {
+        LearningRateSchedule(base: Float(learningRate.base), decayFactor: Float(learningRate.decay),
+                             decayEveryEpochs: learningRate.decayEveryEpochs, warmupSteps: learningRate.warmupSteps)
     }
 }
+
+/// What a step does when its loss or gradients went non-finite (NaN or infinite) on any rank.
+public enum OnNonfinite: String, CaseIterable, Sendable, Codable, ChoiceSetting {
+    /// The step is not taken; one line names the step, the ranks and what went non-finite; exit 2.
+    case stop
+    /// The step is dropped, weights and Adam's state left as if it never happened, and counted.
+    case skip
+}
+
+extension ConvolutionBackend: ChoiceSetting {}
+extension AllreduceCompression: ChoiceSetting {}
+extension AllreduceAlgorithm: ChoiceSetting {}
+extension Resize: ChoiceSetting {}
+extension BadImages: ChoiceSetting {}

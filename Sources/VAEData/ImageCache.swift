@@ -11,7 +11,6 @@
 import Dispatch
 import Foundation
 import Synchronization
-import VAEConfig
 import VAESupport
 
 /// How this process takes part in building a cache: its part of the node's work, a barrier over every rank
@@ -37,7 +36,7 @@ enum ImageCache {
     static let headerBytes = 64
 
     /// The cache of `folder` at `imageShape` ([height, width, channels]), built first if need be.
-    static func open(_ folder: ImageFolder, imageShape: [Int], resize: TrainingConfig.Data.Resize, directory: String,
+    static func open(_ folder: ImageFolder, imageShape: [Int], resize: Resize, directory: String,
                      build: CacheBuild) throws -> (bytes: ImageBytes, pixelOffset: Int) {
         let key = folder.cacheKey(imageShape: imageShape, resize: resize.rawValue)
         let stem = ((folder.path as NSString).standardizingPath as NSString).lastPathComponent
@@ -82,7 +81,7 @@ enum ImageCache {
     }
 
     /// Decodes this rank's contiguous part of the files, a thread per core the node's ranks do not share.
-    private static func decode(_ folder: ImageFolder, into path: String, layout: Layout, resize: TrainingConfig.Data.Resize,
+    private static func decode(_ folder: ImageFolder, into path: String, layout: Layout, resize: Resize,
                                build: CacheBuild) throws {
         let fd = Foundation.open(path, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { throw VAEError("\(path): cannot open the cache being built (\(String(cString: strerror(errno))))") }

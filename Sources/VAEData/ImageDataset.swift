@@ -4,7 +4,6 @@
 // images (`vae bench --synthetic`) are made in memory.
 
 import Foundation
-import VAEConfig
 import VAEMath
 import VAESupport
 
@@ -60,19 +59,19 @@ public struct ImageDataset {
     }
 
     /// The images at `path`: an IDX file as it is, or a folder's files decoded (through the cache in
-    /// `data.cacheDirectory`) and resized to `imageShape` ([height, width, channels]) by `data.resize`.
-    public static func load(_ path: String, data: TrainingConfig.Data, imageShape: [Int], limit: Int = 0,
+    /// `folder.cacheDirectory`) and resized to `imageShape` ([height, width, channels]) by `folder.resize`.
+    public static func load(_ path: String, folder settings: FolderSettings, imageShape: [Int], limit: Int = 0,
                             build: CacheBuild = CacheBuild()) throws -> ImageDataset {
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else { throw VAEError("\(path): no such data file or folder") }
         guard isFolder.boolValue else { return try ImageDataset(path: path, limit: limit) }
         let folder = try ImageFolder(path: path, limit: limit)
-        let (bytes, pixelOffset) = try ImageCache.open(folder, imageShape: imageShape, resize: data.resize,
-                                                       directory: data.cacheDirectory, build: build)
-        return try ImageDataset(folder: folder, imageShape: imageShape, bytes: bytes, pixelOffset: pixelOffset, badImages: data.badImages)
+        let (bytes, pixelOffset) = try ImageCache.open(folder, imageShape: imageShape, resize: settings.resize,
+                                                       directory: settings.cacheDirectory, build: build)
+        return try ImageDataset(folder: folder, imageShape: imageShape, bytes: bytes, pixelOffset: pixelOffset, badImages: settings.badImages)
     }
 
-    private init(folder: ImageFolder, imageShape: [Int], bytes: ImageBytes, pixelOffset: Int, badImages: TrainingConfig.Data.BadImages) throws {
+    private init(folder: ImageFolder, imageShape: [Int], bytes: ImageBytes, pixelOffset: Int, badImages: BadImages) throws {
         let layout = ImageCache.Layout(count: folder.files.count, imageShape: imageShape)
         let bad = (0..<layout.count).filter { layout.status(bytes, index: $0) == .undecodable }
         // The cache keeps only that a file failed; decoding it again says why.

@@ -1,4 +1,4 @@
-// ImageDecoder: JPEG and PNG files into DecodedImage, through libjpeg-turbo and libpng. The format is
+// ImageDecoder: JPEG and PNG files into RasterImage, through libjpeg-turbo and libpng. The format is
 // told by the first bytes, not the file's name. Every way a file can be wrong, whatever its bytes, is
 // a one-line VAEError naming the file; nothing traps and no C library longjmps through Swift.
 
@@ -14,17 +14,17 @@ public enum ImageDecoder {
     /// Decodes a JPEG or PNG file (told by its content, not its name) into `channels` (1 or 3) channels.
     /// Alpha is dropped, not composited (PIL's convert("RGB")); colour becomes grey by the ITU-R 601 luma.
     /// - Throws: `VAEError` "PATH: what is wrong" if the file cannot be read or is not a whole JPEG or PNG.
-    public static func decode(contentsOf path: String, channels: Int) throws -> DecodedImage {
+    public static func decode(contentsOf path: String, channels: Int) throws -> RasterImage {
         try decode(readFile(path), source: path, channels: channels)
     }
 
     /// Decodes the bytes of a JPEG or PNG file; `source` names them in errors (a path, usually).
     /// - Throws: `VAEError` "SOURCE: what is wrong" if the bytes are not a whole JPEG or PNG.
-    public static func decode(_ bytes: some ContiguousBytes, source: String, channels: Int) throws -> DecodedImage {
+    public static func decode(_ bytes: some ContiguousBytes, source: String, channels: Int) throws -> RasterImage {
         guard channels == 1 || channels == 3 else {
             throw VAEError("\(source): cannot decode into \(channels) channels (1 for grey or 3 for RGB)")
         }
-        let image = try bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> DecodedImage in
+        let image = try bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> RasterImage in
             if raw.starts(with: jpegSignature) { return try decodeJPEG(raw, source: source) }
             if raw.starts(with: pngSignature) { return try decodePNG(raw, source: source) }
             if raw.isEmpty { throw VAEError("\(source): empty file (0 bytes), not an image") }
@@ -54,7 +54,7 @@ public enum ImageDecoder {
 
     /// Every JPEG starts with a start-of-image marker followed by another marker.
     static let jpegSignature: [UInt8] = [0xFF, 0xD8, 0xFF]
-    static let pngSignature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+    public static let pngSignature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
 
     /// Throws unless a header's size is one to decode: positive and within `maximumPixels`.
     static func checkSize(width: Int, height: Int, source: String) throws {
@@ -68,7 +68,7 @@ public enum ImageDecoder {
 /// Writes JPEG and PNG files from 8-bit grey or RGB images.
 public enum ImageEncoder {
     /// Throws unless `image` is one the encoders take: 1 or 3 channels and as many bytes as its size says.
-    static func check(_ image: DecodedImage, format: String) throws {
+    static func check(_ image: RasterImage, format: String) throws {
         guard image.channels == 1 || image.channels == 3 else {
             throw VAEError("\(format): cannot encode \(image.channels)-channel images (1 for grey or 3 for RGB)")
         }

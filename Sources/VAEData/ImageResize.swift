@@ -5,13 +5,11 @@
 //                      pixels it covers, partly covered ones at its edges weighted by the part covered;
 //   enlarging an axis: bilinear, pixel centres aligned (output x sits at (x + 0.5) * source/target - 0.5).
 
-import VAEConfig
-
-extension DecodedImage {
+extension RasterImage {
     /// The image at `height` × `width` (both > 0), same channels. `.stretch` scales each axis to the
     /// target; `.centerCrop` first cuts the middle to the target's aspect ratio (rounded to whole
     /// pixels), then scales. At the same size, the image unchanged.
-    public func resized(height: Int, width: Int, mode: TrainingConfig.Data.Resize) -> DecodedImage {
+    public func resized(height: Int, width: Int, mode: Resize) -> RasterImage {
         precondition(height > 0 && width > 0, "cannot resize to \(width)×\(height)")
         var crop = (top: 0, left: 0, height: self.height, width: self.width)
         if mode == .centerCrop {
@@ -70,7 +68,7 @@ extension DecodedImage {
                 }
             }
         }
-        return DecodedImage(height: height, width: width, channels: c, pixels: out)
+        return RasterImage(height: height, width: width, channels: c, pixels: out)
     }
 }
 

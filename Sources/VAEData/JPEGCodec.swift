@@ -9,7 +9,7 @@ import VAESupport
 extension ImageDecoder {
     /// Grey JPEGs decode to 1 channel, the rest to RGB, with libjpeg's defaults (accurate integer
     /// IDCT, smooth chroma upsampling), which are PIL's.
-    static func decodeJPEG(_ bytes: UnsafeRawBufferPointer, source: String) throws -> DecodedImage {
+    static func decodeJPEG(_ bytes: UnsafeRawBufferPointer, source: String) throws -> RasterImage {
         guard let handle = tjInitDecompress() else { throw VAEError("\(source): cannot start the JPEG decoder") }
         defer { tjDestroy(handle) }
         let jpeg = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
@@ -42,7 +42,7 @@ extension ImageDecoder {
             tjDecompress2(handle, jpeg, UInt(bytes.count), $0.baseAddress, width, 0, height, Int32(format.rawValue), TJFLAG_STOPONWARNING)
         }
         guard status == 0 else { throw VAEError("\(source): corrupt or truncated JPEG (\(turboJPEGMessage(handle)))") }
-        return DecodedImage(height: Int(height), width: Int(width), channels: channels, pixels: pixels)
+        return RasterImage(height: Int(height), width: Int(width), channels: channels, pixels: pixels)
     }
 
     /// Whether the first frame header (SOFn) is arithmetic-coded (SOF9–11, SOF13–15), found by walking the
@@ -63,7 +63,7 @@ extension ImageEncoder {
     /// A baseline JPEG of a grey or RGB image at `quality` (1...100; PIL's default is 75), RGB with
     /// 4:2:0 chroma subsampling as PIL writes it.
     /// - Throws: `VAEError` if the image or the quality is out of range, or libjpeg-turbo fails.
-    public static func jpegData(_ image: DecodedImage, quality: Int) throws -> [UInt8] {
+    public static func jpegData(_ image: RasterImage, quality: Int) throws -> [UInt8] {
         try check(image, format: "JPEG")
         guard (1...100).contains(quality) else { throw VAEError("JPEG: quality \(quality) is outside 1...100") }
         guard let handle = tjInitCompress() else { throw VAEError("JPEG: cannot start the JPEG encoder") }

@@ -10,7 +10,7 @@ extension ImageDecoder {
     /// Grey PNGs decode to 1 channel, the rest (palette ones included) to RGB; alpha, whether a channel
     /// or tRNS, is read and then dropped, so that colours under transparent pixels stay as stored, as in
     /// PIL. 16-bit samples v become round(v / 257); a file's gAMA, if any, is applied (libpng's sRGB output).
-    static func decodePNG(_ bytes: UnsafeRawBufferPointer, source: String) throws -> DecodedImage {
+    static func decodePNG(_ bytes: UnsafeRawBufferPointer, source: String) throws -> RasterImage {
         var png = png_image()
         png.version = UInt32(PNG_IMAGE_VERSION)
         defer { png_image_free(&png) }
@@ -37,7 +37,7 @@ extension ImageDecoder {
         let finished = pixels.withUnsafeMutableBytes { png_image_finish_read(&png, nil, $0.baseAddress, 0, nil) }
         guard finished != 0 else { throw VAEError("\(source): corrupt or truncated PNG (\(pngMessage(&png)))") }
         if alpha { pixels = droppingLastChannel(pixels, stored: stored) }
-        return DecodedImage(height: height, width: width, channels: channels, pixels: pixels)
+        return RasterImage(height: height, width: width, channels: channels, pixels: pixels)
     }
 
     /// Each pixel's first `stored - 1` bytes.
@@ -58,7 +58,7 @@ extension ImageDecoder {
 extension ImageEncoder {
     /// An 8-bit grey (colour type 0) or RGB (colour type 2) PNG of `image`.
     /// - Throws: `VAEError` if the image is out of range or libpng fails.
-    public static func pngData(_ image: DecodedImage) throws -> [UInt8] {
+    public static func pngData(_ image: RasterImage) throws -> [UInt8] {
         try check(image, format: "PNG")
         var png = png_image()
         png.version = UInt32(PNG_IMAGE_VERSION)

@@ -33,7 +33,7 @@ public enum SyntheticFolder {
         let side = d[1] * d[2]
         var table = "image_id," + attributes.map(\.name).joined(separator: ",") + "\n"
         for index in 0..<count {
-            let item = DecodedImage(height: d[1], width: d[2], channels: 1, pixels: Array(items.bytes[(index * side)..<((index + 1) * side)]))
+            let item = RasterImage(height: d[1], width: d[2], channels: 1, pixels: Array(items.bytes[(index * side)..<((index + 1) * side)]))
                 .resized(height: size, width: size, mode: .stretch)
             let label = Int(classes.bytes[index]), name = String(format: "%06d.jpg", index + 1)
             try DurableFiles.write(ImageEncoder.jpegData(tinted(item, colour: palette[label % palette.count]), quality: 95),
@@ -44,12 +44,12 @@ public enum SyntheticFolder {
     }
 
     /// Ink (the grey item's brightness) in `colour`, the rest the pale ground.
-    static func tinted(_ item: DecodedImage, colour: [Float]) -> DecodedImage {
+    static func tinted(_ item: RasterImage, colour: [Float]) -> RasterImage {
         var pixels = [UInt8](repeating: 0, count: item.pixels.count * 3)
         for (p, grey) in item.pixels.enumerated() {
             let ink = Float(grey) / 255
             for c in 0..<3 { pixels[3 * p + c] = UInt8((ground[c] + ink * (colour[c] - ground[c])).rounded()) }
         }
-        return DecodedImage(height: item.height, width: item.width, channels: 3, pixels: pixels)
+        return RasterImage(height: item.height, width: item.width, channels: 3, pixels: pixels)
     }
 }

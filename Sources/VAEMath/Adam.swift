@@ -1,8 +1,7 @@
 // Adam with Keras's defaults (β1 0.9, β2 0.999, ε 1e-7) over the flat parameter buffer:
 //   m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²
 //   p ← p − lr · √(1 − β2ᵗ)/(1 − β1ᵗ) · m / (√v + ε)
-// and the learning-rate schedule: GDL_code's step decay, lr(epoch) = lr₀ · decay^⌊epoch / stepSize⌋, times a
-// linear warm-up over the first steps (Goyal et al. 2017).
+// Its learning rate comes from LearningRateSchedule.
 
 import CKernels
 import Foundation
@@ -58,39 +57,5 @@ public final class Adam {
         let i = range.lowerBound
         vae_adam_apply(parameters + i, firstMoment.baseAddress! + i, secondMoment.baseAddress! + i, gradients + i,
                        range.count, beta1, beta2, epsilon, alpha)
-    }
-}
-
-/// The learning rate of global step `step` (0-based) in epoch `epoch` (0-based):
-///
-///     lr(step) = lr₀ · decay^⌊epoch / stepSize⌋ · min(1, (step + 1) / warmupSteps)
-///
-/// GDL_code's step decay, times a linear warm-up (Goyal et al. 2017): the first step takes
-/// lr₀ / warmupSteps, each step adds as much, and step warmupSteps − 1 onwards take the decayed rate itself.
-/// `warmupSteps` 0 (or 1) is no warm-up: every step takes exactly the step-decay rate, bit for bit. A pure
-/// function of the step, so a resumed run takes the same rates as one never stopped.
-public struct StepDecaySchedule: Sendable, Equatable {
-    public var initialRate: Float
-    public var decayFactor: Float
-    public var stepSize: Int
-    public var warmupSteps: Int
-
-    public init(initialRate: Float, decayFactor: Float = 1, stepSize: Int = 1, warmupSteps: Int = 0) {
-        self.initialRate = initialRate
-        self.decayFactor = decayFactor
-        self.stepSize = stepSize
-        self.warmupSteps = warmupSteps
-    }
-
-    /// The step-decay rate of `epoch`, without the warm-up.
-    public func learningRate(epoch: Int) -> Float {
-        initialRate * Float(pow(Double(decayFactor), Double(epoch / stepSize)))
-    }
-
-    /// The rate global step `step` of `epoch` takes: the warm-up's fraction of `learningRate(epoch:)`.
-    public func learningRate(step: Int, epoch: Int) -> Float {
-        let rate = learningRate(epoch: epoch)
-        guard step + 1 < warmupSteps else { return rate }
-        return rate * Float(step + 1) / Float(warmupSteps)
     }
 }

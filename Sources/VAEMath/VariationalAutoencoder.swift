@@ -16,7 +16,7 @@ public final class VariationalAutoencoder {
     private let meanGradient, logVarianceGradient, latentGradient, encodedGradient, outputGradient: Tensor
     /// The trainable offsets each layer owns, for the layers that own any.
     private let parameterRanges: [ObjectIdentifier: Range<Int>]
-    /// Every layer's parameter range in the order `trainStep`'s backward pass completes them.
+    /// Every layer's parameter range in the order `forwardBackward`'s backward pass completes them.
     public let backwardParameterRanges: [Range<Int>]
     /// Hears each layer's forward or backward pass, named, with its start and end, when set (a trace).
     public var layerTimer: ((_ layer: String, _ backward: Bool, _ start: ContinuousClock.Instant, _ end: ContinuousClock.Instant) -> Void)?
@@ -150,7 +150,7 @@ public final class VariationalAutoencoder {
     /// gradient buffer and returns the loss sums over this batch. `gradientsReady` hears each layer's parameter
     /// range as soon as its gradients are complete, in the order of `backwardParameterRanges`.
     @discardableResult
-    public func trainStep(_ images: Tensor, _ context: StepContext, rLossFactor: Float, globalBatch: Int,
+    public func forwardBackward(_ images: Tensor, _ context: StepContext, rLossFactor: Float, globalBatch: Int,
                           gradientsReady: ((Range<Int>) -> Void)? = nil) -> LossSums {
         /// One layer's backward, then the news that its gradients are complete.
         func backward(_ layer: Layer, _ gradient: Tensor) -> Tensor {

@@ -3,6 +3,8 @@
 // names without a font library. Letters render as uppercase; characters
 // without a glyph render as blank space.
 
+import VAEData
+
 /// A fixed-width 5x7 bitmap font covering digits, A-Z and a little punctuation.
 enum BitmapFont {
     /// Glyph width in pixels.

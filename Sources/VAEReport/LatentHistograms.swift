@@ -5,6 +5,7 @@
 // scale, so the curve is the same everywhere and a dimension that strays from it (too narrow, shifted, collapsed
 // to a spike at 0) stands out at a glance.
 
+import VAEData
 import Foundation
 
 enum LatentHistograms {

@@ -35,7 +35,7 @@ struct RunReport {
         }
         let earlier = ((try? FileManager.default.contentsOfDirectory(atPath: out + "/samples")) ?? []).filter { $0.hasPrefix("epoch-") }.sorted()
             .map { "<a href=\"samples/\($0)/prior.png\">\($0)</a>" }.joined(separator: " ")
-        let configJSON = String(decoding: try JSON.pretty(config), as: UTF8.self)
+        let configYAML = config.yaml
         let last = epochs.last
         let html = """
             <!doctype html>
@@ -55,7 +55,7 @@ struct RunReport {
             <table><tr><th>epoch</th><th>loss</th><th>reconstruction</th><th>KL</th><th>images/s</th><th>allreduce ms/step</th><th>seconds</th></tr>
             \(epochs.map(Self.row).joined(separator: "\n"))</table>
             <h2>Config</h2>
-            <pre>\(Self.escape(configJSON))</pre>
+            <pre>\(Self.escape(configYAML))</pre>
             </body></html>
 
             """

@@ -2,6 +2,7 @@
 // prior samples, originals above their reconstructions, the latent scatter, the decoder's manifold and
 // the morph between two images; and the latent points they decode.
 
+import VAEData
 import Foundation
 import VAEMath
 import VAESupport

@@ -26,7 +26,7 @@ public final class SampleWriter {
     private let stepsPerEpoch: Int
 
     public init(config: TrainingConfig, model: VariationalAutoencoder, stepsPerEpoch: Int) throws {
-        try SampleImages.checkDrawable(config.model)
+        try SampleImages.checkDrawable(config.architecture)
         self.config = config
         self.stepsPerEpoch = stepsPerEpoch
         inference = Inference(model: model)
@@ -72,9 +72,9 @@ public final class SampleWriter {
         var figures: [RunReport.Figure] = []
         func add(_ name: String, _ image: @autoclosure () throws -> RasterImage, caption: String) throws {
             progress(name)
-            figures.append(RunReport.Figure(name: name, png: try PNG.encode(image()), caption: caption))
+            figures.append(RunReport.Figure(name: name, png: try ImageEncoder.pngData(image()), caption: caption))
         }
-        let a = config.model, shape = [a.inputHeight, a.inputWidth, a.inputChannels], data = test.images
+        let a = config.architecture, shape = config.model.inputShape, data = test.images
         let shown = Array(0..<min(Self.reconstructionCount, data.count))
         try add("prior.png", SampleImages.grid(inference.decode(prior), shape: shape, columns: 10), caption: "decodings of fixed points z ~ N(0, I)")
         try add("reconstructions.png", SampleImages.reconstructionGrid(originals: shown.map(data.image), reconstructions: inference.reconstruct(data, shown),

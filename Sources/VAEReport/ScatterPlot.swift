@@ -3,6 +3,7 @@
 // class, axes with numeric ticks, legend) into a RasterImage, so the trainer
 // can save latent-space visualisations as PNG without a plotting library.
 
+import VAEData
 import Foundation
 
 /// Draws RGB scatter plots of 2-D points coloured by integer label.

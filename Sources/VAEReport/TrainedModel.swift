@@ -17,22 +17,22 @@ public struct TrainedModel {
     public init(checkpoint path: String, convolutionBackend backend: ConvolutionBackend? = nil) throws {
         let checkpoint = try Checkpoint.read(path)
         config = checkpoint.state.config
-        model = VariationalAutoencoder(config.model, seed: UInt64(config.training.seed),
+        model = VariationalAutoencoder(config.architecture, seed: UInt64(config.training.seed),
                                        convolutionBackend: backend ?? config.training.convBackend)
         try ModelWeights.load(checkpoint.model, into: model, source: path + "/" + Checkpoint.modelFile)
         inference = Inference(model: model)
     }
 
-    public var imageShape: [Int] { [config.model.inputHeight, config.model.inputWidth, config.model.inputChannels] }
+    public var imageShape: [Int] { config.model.inputShape }
 
     /// The images of the IDX file or folder at `path` (a folder's resized as the run's data were), which must
     /// fit the model; `source` names the option that gave it.
     public func images(_ path: String, source: String) throws -> ImageDataset {
         let data: ImageDataset
-        do { data = try ImageDataset.load(path, data: config.data, imageShape: imageShape) } catch let error as VAEError {
+        do { data = try ImageDataset.load(path, folder: config.data.folderSettings, imageShape: imageShape) } catch let error as VAEError {
             throw VAEError("\(source): \(error.message)")
         }
-        try data.check(fits: config.model, source: source)
+        try data.check(fits: config.architecture, source: source)
         return data
     }
 }

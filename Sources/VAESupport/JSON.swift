@@ -27,3 +27,43 @@ extension KeyedEncodingContainer {
         if value.isFinite { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
     }
 }
+
+/// A tree of Swift values as JSON has them (String, Bool, Int, Double, arrays and dictionaries with String keys
+/// of them), encodable: the config's settings in state.json.
+public struct JSONTree: Encodable {
+    public let value: Any
+
+    public init(_ value: Any) { self.value = value }
+
+    public func encode(to encoder: Encoder) throws {
+        switch value {
+        case let map as [String: Any]:
+            var c = encoder.container(keyedBy: Key.self)
+            for (key, value) in map { try c.encode(JSONTree(value), forKey: Key(stringValue: key)) }
+        case let list as [Any]:
+            var c = encoder.unkeyedContainer()
+            for value in list { try c.encode(JSONTree(value)) }
+        case let bool as Bool:
+            var c = encoder.singleValueContainer()
+            try c.encode(bool)
+        case let int as Int:
+            var c = encoder.singleValueContainer()
+            try c.encode(int)
+        case let double as Double:
+            var c = encoder.singleValueContainer()
+            try c.encode(double)
+        case let string as String:
+            var c = encoder.singleValueContainer()
+            try c.encode(string)
+        default:
+            throw EncodingError.invalidValue(value, .init(codingPath: encoder.codingPath, debugDescription: "not a JSON value"))
+        }
+    }
+
+    private struct Key: CodingKey {
+        let stringValue: String
+        init(stringValue: String) { self.stringValue = stringValue }
+        var intValue: Int? { nil }
+        init?(intValue: Int) { nil }
+    }
+}

@@ -6,9 +6,10 @@
 // while the largest group reduces). No overlap is counted: in
 // the faces model the Dense layers hold 93% of the gradients and are done just before the encoder's
 // backward, the only compute left to hide them, and on the measured links that window hid nothing
-// (see the README's *Past two nodes*). Each rank keeps its images, so the global batch grows with N.
+// (see docs/distributed.md, *The cost model*). Each rank keeps its images, so the global batch grows with N.
 
 import VAECommunication
+import VAEMath
 
 public struct CostModel {
     public struct Link {

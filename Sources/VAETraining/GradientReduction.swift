@@ -6,9 +6,11 @@
 // Buckets hold whole layers in backward order; the buffer's tail (batch statistics and the step's exchange)
 // goes last, after the backward pass. Without overlap there is one bucket, the whole buffer, after backward.
 // Element by element every path does the same additions, so overlapped and fused runs are bit-identical.
-// The last bucket is waited for first: it carries the step's verdict, which must be known before any
-// parameter moves. With allreduce.compression the gradients' buckets travel as 16 bits; the tail never
-// does (its counts and loss sums stay exact floats), so without overlap the tail is a bucket of its own.
+// As each bucket leaves, the step's exchange checks this rank's numbers in it (StepExchange). The last bucket
+// is waited for first (`finish`): it carries the exchange, whose verdict must be known before any parameter
+// moves; then `nextSum` hands out each bucket's sum as it arrives, while later buckets still travel. With
+// allreduce.compression the gradients' buckets travel as 16 bits; the tail never does (its counts and loss
+// sums stay exact floats), so without overlap the tail is a bucket of its own.
 
 import VAECommunication
 import VAEMath
@@ -34,24 +36,27 @@ final class GradientReduction {
     private var unfinishedLayers: [Int]
     private var nextBucket = 0
     private var inFlight: [PendingReduction] = []
+    /// The next bucket `nextSum` hands out, once `finish` has waited for the tail.
+    private var nextSummed = 0
     private var failure: Error?
-    private let sending: (Range<Int>) -> Void
+    /// What crosses the wire besides the gradients; its fields are in the buffer's tail.
+    let exchange: StepExchange
     /// What the model calls as each layer's gradients complete during the last leaf; nil without overlap.
     private(set) var layerFinished: ((Range<Int>) -> Void)?
     /// Where this step's buckets and waits are recorded, when it is traced.
     var timeline: Timeline?
     private var bucketStarts: [ContinuousClock.Instant] = []
 
-    /// `buffer` is the reduction buffer: the gradients of `layerRanges` (in the order backward completes
-    /// them, tiling the front of the buffer), then the tail. `sending` hears each bucket's range once this
-    /// rank's micro-batch sum fills it and before it is sent: the last moment this rank's own numbers are there.
-    init(buffer: UnsafeMutableBufferPointer<Float>, layerRanges: [Range<Int>], overlap: Bool, bucketFloats: Int,
-         compression: AllreduceCompression = .none, algorithm: AllreduceAlgorithm = .auto, communicator: Communicator, sending: @escaping (Range<Int>) -> Void = { _ in }) {
+    /// `buffer` is the reduction buffer of `parameters`: the gradients of `layerRanges` (in the order backward
+    /// completes them, tiling the front of the buffer), then the tail, whose last Floats are the exchange's.
+    init(parameters: ParameterStore, layerRanges: [Range<Int>], overlap: Bool, bucketFloats: Int,
+         compression: AllreduceCompression = .none, algorithm: AllreduceAlgorithm = .auto, communicator: Communicator) {
+        let buffer = parameters.reductionBuffer
         self.buffer = buffer
         self.communicator = communicator
         self.compression = compression
         self.algorithm = algorithm
-        self.sending = sending
+        exchange = StepExchange(parameters: parameters)
         let parameterCount = layerRanges.map(\.upperBound).max() ?? 0
         self.parameterCount = parameterCount
         leaves = PairwiseSum(count: buffer.count)
@@ -88,20 +93,13 @@ final class GradientReduction {
     /// Adds the buffer's gradients as one leaf; every micro-batch but a step's last.
     func addLeaf() { leaves.add(buffer.baseAddress!) }
 
-    /// After the last leaf's backward pass (whose gradients are in the buffer, with the tail filled in):
-    /// starts what has not started and waits for every sum, leaving the global sums in the buffer. The last
-    /// bucket, which holds the tail, is waited for first, and `proceed` then says whether the step goes on; if
-    /// it does, each bucket's range, once summed, goes to `summed` while later buckets may still travel.
-    func finishStep(proceed: () -> Bool, summed: (Range<Int>) -> Void) throws {
-        defer {
-            inFlight.removeAll(keepingCapacity: true)
-            bucketStarts.removeAll(keepingCapacity: true)
-            nextBucket = 0
-            for (index, bucket) in buckets.enumerated() { unfinishedLayers[index] = bucket.layers }
-            leaves.reset()
-        }
-        if let failure {
+    /// After the last leaf's backward pass (whose gradients are in the buffer, with the exchange filled in):
+    /// starts what has not started and waits for the last bucket, which holds the tail; returns the exchange
+    /// summed over every rank. Then call `nextSum` until it returns nil, or `discard`.
+    func finish() throws -> StepExchange.Sums {
+        if let failure {  // a sum that failed to start during backward: the job is ending, nothing to wait for
             self.failure = nil
+            reset()
             throw failure
         }
         while nextBucket < buckets.count { try startNextBucket() }
@@ -110,13 +108,45 @@ final class GradientReduction {
             try timeline.span("wait for bucket \(buckets.count - 1)") { try inFlight.last!.wait() }
         }
         recordSum(of: buckets.count - 1)
-        let going = proceed()
-        for (index, (reduction, bucket)) in zip(inFlight.dropLast(), buckets).enumerated() {
-            try timed { try timeline.span("wait for bucket \(index)") { try reduction.wait() } }
-            recordSum(of: index)
-            if going { timeline.span("adam") { summed(bucket.range) } }
+        nextSummed = 0
+        return exchange.sums
+    }
+
+    /// The next bucket's range once its global sum is in the buffer, in order, the tail's last; nil after it,
+    /// when the reduction is ready for the next step. The time until the next call is the caller's update of
+    /// that range, which a trace records as "update".
+    func nextSum() throws -> Range<Int>? {
+        if let handedOut = handedOutAt { timeline?.record("update", from: handedOut) }
+        guard nextSummed < buckets.count else {
+            reset()
+            return nil
         }
-        if going { timeline.span("adam") { summed(buckets.last!.range) } }
+        let index = nextSummed
+        nextSummed += 1
+        if index < buckets.count - 1 {
+            try timed { try timeline.span("wait for bucket \(index)") { try inFlight[index].wait() } }
+            recordSum(of: index)
+        }
+        handedOutAt = timeline == nil ? nil : .now
+        return buckets[index].range
+    }
+
+    /// Waits for every sum still in flight without handing any out: a step that moves nothing.
+    func discard() throws {
+        defer { reset() }
+        for reduction in inFlight.dropLast().dropFirst(nextSummed) { try timed { try reduction.wait() } }
+    }
+
+    private var handedOutAt: ContinuousClock.Instant?
+
+    private func reset() {
+        inFlight.removeAll(keepingCapacity: true)
+        bucketStarts.removeAll(keepingCapacity: true)
+        nextBucket = 0
+        nextSummed = buckets.count
+        handedOutAt = nil
+        for (index, bucket) in buckets.enumerated() { unfinishedLayers[index] = bucket.layers }
+        leaves.reset()
     }
 
     /// Bucket `index`'s allreduce, from its start to the end of the wait that brought its sum.
@@ -141,7 +171,7 @@ final class GradientReduction {
     private func startNextBucket() throws {
         let range = buckets[nextBucket].range
         leaves.finish(range, lastLeaf: buffer.baseAddress!, into: buffer.baseAddress!)
-        sending(range)
+        exchange.check(outgoing: range)
         let travelsAs = range.upperBound <= parameterCount ? compression : .none
         if timeline != nil { bucketStarts.append(.now) }
         try timed { inFlight.append(try communicator.startAllreduceSum(UnsafeMutableBufferPointer(rebasing: buffer[range]), compression: travelsAs,

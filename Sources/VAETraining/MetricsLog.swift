@@ -3,7 +3,6 @@
 
 import Foundation
 import VAEMath
-import VAEReport
 import VAESupport
 
 public final class MetricsLog {
@@ -30,14 +29,16 @@ public final class MetricsLog {
     deinit { close(fd) }
 
     public func recordInterval(step: Int, epoch: Int, loss: LossSums, learningRate: Float, seconds: Double, allreduceMilliseconds: Double) {
-        append(MetricsRecord(kind: .interval, step: step, epoch: epoch + 1, loss: loss, learningRate: learningRate,
+        append(MetricsRecord(kind: .interval, step: step, epoch: epoch + 1, loss: loss.meanLoss, reconstruction: loss.meanReconstruction,
+                             kl: loss.meanKL, learningRate: learningRate,
                              imagesPerSecond: Double(loss.samples) / max(seconds, 1e-9), allreduceMilliseconds: allreduceMilliseconds,
                              wallSeconds: started.secondsElapsed))
     }
 
     /// `step`: the global step at the end of the report's steps.
     public func record(_ report: EpochReport, step: Int) {
-        append(MetricsRecord(kind: .epoch, step: step, epoch: report.epoch + 1, loss: report.loss, learningRate: report.learningRate,
+        append(MetricsRecord(kind: .epoch, step: step, epoch: report.epoch + 1, loss: report.loss.meanLoss,
+                             reconstruction: report.loss.meanReconstruction, kl: report.loss.meanKL, learningRate: report.learningRate,
                              imagesPerSecond: report.imagesPerSecond, allreduceMilliseconds: report.allreduceMilliseconds ?? 0,
                              wallSeconds: started.secondsElapsed, epochSeconds: report.seconds, skippedSteps: report.skippedSteps,
                              saveWaitSeconds: report.saveWaitSeconds))

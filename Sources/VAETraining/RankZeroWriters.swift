@@ -1,5 +1,5 @@
 // RankZeroWriters: rank 0's two SnapshotWriters, checkpoints and pictures (when the trainer was handed what
-// draws them), and when the schedule hands each a save.
+// draws them), and when the cadence hands each a save.
 
 import VAECheckpoint
 import VAESupport
@@ -12,7 +12,7 @@ final class RankZeroWriters {
     init(trainer: Trainer) throws {
         self.trainer = trainer
         let config = trainer.config, backend = config.training.convBackend
-        checkpoints = try SnapshotWriter(model: trainer.model, convolutionBackend: backend, keepsOptimizer: true, timeline: trainer.timeline,
+        checkpoints = try SnapshotWriter(model: trainer.model, convolutionBackend: backend, keepsOptimizer: true, timeline: trainer.trace?.timeline,
                                          row: .checkpoint) { shadow, optimizer in
             { state, say, progress in
                 progress("the checkpoint of step \(state.step)")
@@ -21,7 +21,7 @@ final class RankZeroWriters {
             }
         }
         pictures = try trainer.pictures.map { makePictures in
-            try SnapshotWriter(model: trainer.model, convolutionBackend: backend, keepsOptimizer: false, timeline: trainer.timeline,
+            try SnapshotWriter(model: trainer.model, convolutionBackend: backend, keepsOptimizer: false, timeline: trainer.trace?.timeline,
                                row: .samples) { shadow, _ in
                 let draw = try makePictures(shadow)
                 return { epoch, say, progress in
@@ -42,13 +42,13 @@ final class RankZeroWriters {
     /// Hands each writer its save after `done` steps, if one is due (a checkpoint always when `stopping`);
     /// returns the seconds spent waiting for saves still in flight.
     func save(after done: Int, stopping: Bool) throws -> Double {
-        let schedule = trainer.schedule
+        let cadence = trainer.cadence
         var waited = Duration.zero
-        if schedule.checkpoints(after: done) || stopping {
+        if cadence.checkpoints(after: done) || stopping {
             waited += try checkpoints.save(trainer.checkpointState(after: done), model: trainer.model, optimizer: trainer.optimizer)
         }
-        if let pictures, schedule.samples(after: done) {
-            waited += try pictures.save(done / schedule.stepsPerEpoch, model: trainer.model, optimizer: trainer.optimizer)
+        if let pictures, cadence.samples(after: done) {
+            waited += try pictures.save(done / cadence.stepsPerEpoch, model: trainer.model, optimizer: trainer.optimizer)
         }
         return waited.seconds
     }

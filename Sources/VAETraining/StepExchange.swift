@@ -57,10 +57,11 @@ final class StepExchange {
         }
     }
 
-    /// GradientReduction's hook: `range` of the buffer holds this rank's sum over its micro-batches and is about
-    /// to be sent. Folds its gradients into this rank's check (one vectorised pass, Kernels.sumOfSquares); on
-    /// the last bucket, the one holding these fields, writes this rank's verdict, which every bucket is in by then.
-    func sending(_ range: Range<Int>) {
+    /// Called by GradientReduction as `range` of the buffer, this rank's sum over its micro-batches, is about to
+    /// be sent: the last moment this rank's own numbers are there. Folds its gradients into this rank's check (one
+    /// vectorised pass, Kernels.sumOfSquares); on the last bucket, the one holding these fields, writes this rank's
+    /// verdict, which every bucket is in by then.
+    func check(outgoing range: Range<Int>) {
         let gradients = range.clamped(to: 0..<parameters.count)
         gradientSquares += Kernels.sumOfSquares(parameters.gradients + gradients.lowerBound, count: gradients.count)
         guard range.contains(parameters.reservedRange.lowerBound) else { return }
@@ -70,18 +71,22 @@ final class StepExchange {
         gradientSquares = 0
     }
 
-    /// After the allreduce of the last bucket: whether every rank's loss and gradients were finite.
-    var allFinite: Bool { field(.nonfiniteLossRanks).pointee == 0 && field(.nonfiniteGradientRanks).pointee == 0 }
+    /// What the exchange says once summed over every rank.
+    struct Sums {
+        /// Whether every rank's loss and gradients were finite: the step's verdict.
+        let allFinite: Bool
+        /// The signal that stops every rank at this step (SIGTERM before SIGINT), or nil.
+        let stopSignal: Int32?
+        /// The global batch's loss sums.
+        let reconstruction, kl: Double
 
-    /// After the allreduce: the global batch's loss sums over `samples` images.
-    func loss(samples: Int) -> LossSums {
-        LossSums(reconstruction: Double(field(.reconstruction).pointee), kl: Double(field(.kl).pointee), samples: samples)
+        func loss(samples: Int) -> LossSums { LossSums(reconstruction: reconstruction, kl: kl, samples: samples) }
     }
 
-    /// After the allreduce: the signal that stops every rank at this step (SIGTERM before SIGINT), or nil.
-    var stopSignal: Int32? {
-        if field(.terminateRequests).pointee > 0 { return SIGTERM }
-        if field(.interruptRequests).pointee > 0 { return SIGINT }
-        return nil
+    /// After the allreduce of the last bucket.
+    var sums: Sums {
+        Sums(allFinite: field(.nonfiniteLossRanks).pointee == 0 && field(.nonfiniteGradientRanks).pointee == 0,
+             stopSignal: field(.terminateRequests).pointee > 0 ? SIGTERM : field(.interruptRequests).pointee > 0 ? SIGINT : nil,
+             reconstruction: Double(field(.reconstruction).pointee), kl: Double(field(.kl).pointee))
     }
 }

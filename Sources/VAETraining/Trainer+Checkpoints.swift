@@ -8,12 +8,10 @@ import VAESupport
 
 extension Trainer {
     func restore(_ checkpoint: LoadedCheckpoint) throws {
-        let saved = checkpoint.state.config.model
-        guard saved == config.model else {
-            let differences = Mirror(reflecting: saved).children.compactMap { child -> String? in
-                let now = Mirror(reflecting: config.model).children.first { $0.label == child.label }!.value
-                let key = child.label!.replacing(/[A-Z]/) { "_" + $0.output.lowercased() }  // the config's spelling
-                return "\(child.value)" == "\(now)" ? nil : "model.\(key) is \(child.value) in the checkpoint, \(now) in the config"
+        let saved = checkpoint.state.config
+        guard saved.model == config.model else {
+            let differences = zip(saved.settings(in: "model"), config.settings(in: "model")).compactMap { then, now in
+                then.value == now.value ? nil : "\(then.key) is \(then.value) in the checkpoint, \(now.value) in the config"
             }
             throw VAEError("\(checkpoint.path): the checkpoint's model differs from the config's: \(differences.joined(separator: "; "))")
         }
@@ -35,14 +33,14 @@ extension Trainer {
 
     /// What a checkpoint after `done` steps records of the run's progress.
     func checkpointState(after done: Int) -> CheckpointState {
-        let (epoch, stepInEpoch) = schedule.epoch(of: done)
+        let (epoch, stepInEpoch) = cadence.epoch(of: done)
         return CheckpointState(step: done, epoch: epoch, stepInEpoch: stepInEpoch, seed: config.training.seed, worldSize: communicator.size,
                                globalBatch: sampler.globalBatch, learningRate: learningRate(step: done), config: config)
     }
 
     /// Rank 0's parameters become everyone's, after checking that every rank resolved the same config.
     public func synchronizeRanks() throws {
-        let differing = try ranksDifferingFromRankZero(Array(SHA256.hash(data: Array(try JSON.line(config.trajectorySettings).utf8))))
+        let differing = try ranksDifferingFromRankZero(Array(SHA256.hash(data: Array(config.trajectorySettings.yaml.utf8))))
         guard differing.isEmpty else {
             throw VAEError("the resolved config differs between rank 0 and \(rankList(differing)); every rank must train the same model on the same settings")
         }

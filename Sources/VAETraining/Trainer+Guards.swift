@@ -36,13 +36,13 @@ extension Trainer {
     /// On a step whose exchange says some rank went non-finite (every rank calls this in the same step, as the
     /// allgather needs): names the ranks, then stops the run or counts the step as skipped, as configured.
     func dropNonfiniteStep(_ step: Int) throws -> NonfiniteStep {
-        let sent = exchange.sent
+        let sent = reduction.exchange.sent
         let verdicts = try communicator.allgather([sent.loss ? 1 : 0, sent.gradients ? 1 : 0])
         let dropped = NonfiniteStep(step: step + 1, lossRanks: verdicts.indices.filter { verdicts[$0][0] != 0 },
                                     gradientRanks: verdicts.indices.filter { verdicts[$0][1] != 0 })
         let training = config.training
         guard training.onNonfinite == .skip else {
-            throw VAEError("\(dropped); the run stops without taking the step (training.on_nonfinite: stop; or try a lower training.learning_rate)")
+            throw VAEError("\(dropped); the run stops without taking the step (training.on_nonfinite: stop; or try a lower learning_rate.base)")
         }
         skippedSteps += 1
         guard skippedSteps <= training.maxSkippedSteps else {
@@ -54,6 +54,11 @@ extension Trainer {
     /// The watchdog, after `done` steps: every rank's SHA-256 of its weights (trained and state), the first 8
     /// bytes of it, must match rank 0's.
     func checkRanksAgree(after done: Int) throws {
+        watchdog?.mark(.writing("the ranks' weight check", afterStep: done))
+        try (trace?.timeline).span("weight check") { try ranksHoldTheSameWeights(after: done) }
+    }
+
+    private func ranksHoldTheSameWeights(after done: Int) throws {
         let p = model.parameters
         var hash = SHA256()
         hash.update(bufferPointer: UnsafeRawBufferPointer(p.valueBuffer))

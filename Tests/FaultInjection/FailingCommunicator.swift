@@ -2,6 +2,7 @@
 // `failingCall`-th allreduce throws, as a broken transport or a bug would.
 
 import VAECommunication
+import VAEMath
 
 final class FailingCommunicator: Communicator {
     private let base: Communicator

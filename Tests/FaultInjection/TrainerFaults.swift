@@ -3,6 +3,7 @@
 // pictures made slow, as a big model's on a slow disk are; and every step made slow.
 
 import Foundation
+import TestSupport
 import VAETraining
 
 /// Which rank, at which call or step.
@@ -42,6 +43,7 @@ struct TrainerFaults: Sendable {
     let slowSteps: Double?
 
     func install(on trainer: Trainer) {
+        let config = trainer.config, microBatches = config.training.batchSize / trainer.communicator.size / config.training.microBatch
         if let seconds = slowPictures, let makePictures = trainer.pictures {
             trainer.pictures = { model in
                 let draw = try makePictures(model)
@@ -54,7 +56,7 @@ struct TrainerFaults: Sendable {
         let rank = trainer.communicator.rank, p = trainer.model.parameters
         func due(_ cue: Cue?, _ step: Int) -> Bool { cue.map { $0.rank == rank && $0.at == step + 1 } ?? false }
         // Before the step's first micro-batch: its backward pass adds into the gradient, which stays NaN.
-        trainer.beforeMicroBatch = { step, microBatch in
+        trainer.images = CuedImages(wrapping: trainer.images, microBatchesPerStep: microBatches) { step, microBatch in
             guard microBatch == 0 else { return }
             if let slowSteps { Thread.sleep(forTimeInterval: slowSteps) }
             if due(nanAt, step) { p.gradients[0] = .nan }

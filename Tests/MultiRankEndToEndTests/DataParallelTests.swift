@@ -98,7 +98,7 @@ import Testing
 /// Two "hosts": each rank in its own network namespace, joined by veth and a bridge, TCP only
 /// (launch/namespace-hosts.sh creates and always removes them; it needs root).
 @Suite(.serialized) struct TwoHostTests {
-    @Test(.enabled(if: geteuid() == 0, "needs root: launch/namespace-hosts.sh creates network namespaces, veth links and a bridge with ip"))
+    @Test(needsRoot("launch/namespace-hosts.sh creates network namespaces, veth links and a bridge with ip"))
     func twoHostsOverTCPTrainTheSameTrajectoryAsOneRank() throws {
         let single = temporaryDirectory().path, hosts = temporaryDirectory().path
         let steps = ["--set", "data.limit=1600", "--set", "training.epochs=1", "--set", "training.log_every_steps=1"]

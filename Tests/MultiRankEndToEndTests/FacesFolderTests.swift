@@ -8,27 +8,20 @@ import TestSupport
 import Testing
 
 @Suite(.serialized) struct FacesFolderTests {
-    /// 96 generated images and a faces config at 32×32: 6 steps of 16 an epoch, 2 epochs.
-    static let setup: (folder: String, config: String) = {
+    /// 96 generated images, and configs/faces.yaml at 32×32 on them: 6 steps of 16 an epoch, 2 epochs.
+    static let setup: (folder: String, settings: [String]) = {
         let folder = temporaryDirectory().path + "/images"
         let made = try! runVAE(["make-images", folder, "--count", "96", "--size", "32"])
         precondition(made.status == 0, made.stderr)
-        let faces = try! String(contentsOfFile: packageRoot.appendingPathComponent("configs/faces.yaml").path, encoding: .utf8)
-        let yaml = faces.replacingOccurrences(of: "input_shape: [128, 128, 3]", with: "input_shape: [32, 32, 3]")
-            .replacingOccurrences(of: "data/celeb/img_align_celeba", with: folder)
-            .replacingOccurrences(of: "/tmp/vae-image-cache", with: temporaryDirectory().path)
-            .replacingOccurrences(of: "epochs: 200", with: "epochs: 2").replacingOccurrences(of: "batch_size: 32", with: "batch_size: 16")
-            .replacingOccurrences(of: "every_steps: 2000", with: "every_steps: 4").replacingOccurrences(of: "keep: 3", with: "keep: 10")
-            .replacingOccurrences(of: "log_every_steps: 500", with: "log_every_steps: 2")
-        let config = temporaryDirectory().path + "/faces-32.yaml"
-        try! yaml.write(toFile: config, atomically: true, encoding: .utf8)
-        return (folder, config)
+        let settings = ["model.input_shape=[32, 32, 3]", "data.train=\(folder)", "data.test=\(folder)", "data.cache_dir=\(temporaryDirectory().path)",
+                        "training.epochs=2", "training.batch_size=16", "checkpoint.every_steps=4", "checkpoint.keep=10", "training.log_every_steps=2"]
+        return (folder, settings.flatMap { ["--set", $0] })
     }()
 
     func finalWeights(_ out: String) -> Data? { FileManager.default.contents(atPath: out + "/checkpoints/step-00000012/model.safetensors") }
 
     func train(ranks: Int, _ arguments: [String]) throws -> String {
-        let outcome = try mpirunTrain(ranks: ranks, arguments, config: Self.setup.config)
+        let outcome = try mpirunTrain(ranks: ranks, Self.setup.settings + arguments, config: packageRoot.appendingPathComponent("configs/faces.yaml").path)
         #expect(outcome.status == 0, "\(outcome.stderr)")
         return outcome.stdout
     }

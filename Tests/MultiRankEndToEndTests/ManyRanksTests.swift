@@ -76,7 +76,7 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: geteuid() == 0, "needs root: launch/namespace-hosts.sh creates network namespaces"))
+    @Test(needsRoot("launch/namespace-hosts.sh creates network namespaces"))
     func aHostsRanksSideBySideKeepTheFirstRoundsOffTheLink() throws {
         // 2 hosts × 2 ranks. Side by side (--map-by slot, as the launchers place them), round 1 pairs ranks of
         // one host, so only round 2 crosses the link: per host, 2 ranks × N for doubling and 2 × N / 2 for

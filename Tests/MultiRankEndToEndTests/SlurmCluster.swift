@@ -32,8 +32,11 @@ enum SlurmCluster {
 
     /// Runs `launch/slurm-local-cluster.sh VERB` with its output in `log`, by posix_spawn and waitpid rather
     /// than Foundation's Process, whose wait for this script (which leaves daemons behind) never returned.
+    /// Every descriptor but the standard three is closed first: the daemons would otherwise keep the pipes of
+    /// whatever other test was starting a process at that moment, and that test would wait for their end for ever.
     private static func runScript(_ verb: String, log: String) -> Int32 {
-        let arguments = ["/bin/bash", "-c", "exec \"$0\" \"$1\" >\"$2\" 2>&1", script, verb, log]
+        let closeInherited = "for fd in /proc/self/fd/*; do fd=${fd##*/}; ((fd > 2)) && eval \"exec $fd>&-\"; done 2>/dev/null; "
+        let arguments = ["/bin/bash", "-c", closeInherited + "exec \"$0\" \"$1\" >\"$2\" 2>&1", script, verb, log]
         let environment = ProcessInfo.processInfo.environment.merging(settings) { $1 }.map { "\($0)=\($1)" }
         let argv = arguments.map { strdup($0) } + [nil], envp = environment.map { strdup($0) } + [nil]
         defer { (argv + envp).forEach { free($0) } }

@@ -1,5 +1,5 @@
 // `vae train --trace FILE` under a real `mpirun`: one Chrome trace-event file holding both ranks' timelines,
-// layer by layer for the steps asked, with each bucket's allreduce on a row of its own, the waits, Adam,
+// layer by layer for the steps asked, with each bucket's allreduce on a row of its own, the waits, the update,
 // and the checkpoint and pictures.
 
 import Foundation
@@ -18,14 +18,14 @@ import Testing
         for rank in [0, 1] {
             let names = Set(events.filter { $0["pid"] as? Int == rank && $0["ph"] as? String == "X" }.compactMap { $0["name"] as? String })
             for expected in ["step 1", "step 2", "gather", "encoder.0 Conv2D forward", "encoder.0 Conv2D backward", "mu Dense backward",
-                             "wait for bucket 0", "adam"] {
+                             "wait for bucket 0", "update"] {
                 #expect(names.contains(expected), "rank \(rank) has no \"\(expected)\" event")
             }
             #expect(!names.contains("step 3"), "rank \(rank) traced past --trace-steps")
             #expect(names.contains { $0.hasPrefix("allreduce bucket 0 (") })
         }
         let rankZero = Set(events.filter { $0["pid"] as? Int == 0 }.compactMap { $0["name"] as? String })
-        #expect(rankZero.isSuperset(of: ["checkpoint", "samples"]))
+        #expect(rankZero.isSuperset(of: ["snapshot", "checkpoint", "samples"]))
         // Every complete event has a start and a length in microseconds, none before the ranks' common zero.
         for event in events where event["ph"] as? String == "X" {
             #expect((event["ts"] as? Int ?? -1) >= 0 && (event["dur"] as? Int ?? -1) >= 0, "\(event)")

@@ -2,10 +2,11 @@
 // the chunk's length and type.
 
 import Foundation
+import VAEData
 
 private func header(_ path: String) -> [UInt8]? {
     guard let bytes = FileManager.default.contents(atPath: path).map(Array.init), bytes.count >= 26,
-          bytes[0..<8].elementsEqual([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]),
+          bytes[0..<8].elementsEqual(ImageDecoder.pngSignature),
           String(decoding: bytes[12..<16], as: UTF8.self) == "IHDR" else { return nil }
     return Array(bytes[16..<26])
 }

@@ -2,6 +2,7 @@
 // package root, under a time limit, with stdout and stderr read at the same time and kept.
 
 import Foundation
+import Synchronization
 
 /// What a finished child process left behind.
 public struct ProcessOutcome: Sendable {
@@ -21,14 +22,19 @@ public struct RunningProcess: Sendable {
     let start = Date()
 
     /// Reads stdout and stderr to their ends concurrently, so a child that fills one pipe while the other is
-    /// being read never blocks, then waits for the exit.
+    /// being read never blocks, and waits for the exit. A pipe still open 10 s after the child ended (a daemon
+    /// it started holds it) is read no further, so that no test waits for ever.
     public func finish() -> ProcessOutcome {
-        nonisolated(unsafe) var errors = Data()
-        let drained = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async { errors = stderr.fileHandleForReading.readDataToEndOfFile(); drained.signal() }
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        drained.wait()
+        let read = Mutex<[Data]>([Data(), Data()]), drained = DispatchGroup()
+        for (index, pipe) in [stdout, stderr].enumerated() {
+            DispatchQueue.global().async(group: drained) {
+                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                read.withLock { $0[index] = data }
+            }
+        }
         process.waitUntilExit()
+        _ = drained.wait(timeout: .now() + 10)
+        let (output, errors) = read.withLock { ($0[0], $0[1]) }
         return ProcessOutcome(status: process.terminationStatus, stdout: String(decoding: output, as: UTF8.self),
                               stderr: String(decoding: errors, as: UTF8.self), seconds: Date().timeIntervalSince(start))
     }

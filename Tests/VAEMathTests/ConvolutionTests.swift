@@ -96,7 +96,7 @@ import VAEMath
         let images = Tensor(batch: 8, itemShape: [28, 28, 1], values: randomValues(8 * 784, seed: 12, in: 0...1))
         let losses = models.map { model in
             model.parameters.zeroGradients()
-            let sums = model.trainStep(images, trainingContext(batch: 8), rLossFactor: 1000, globalBatch: 8)
+            let sums = model.forwardBackward(images, trainingContext(batch: 8), rLossFactor: 1000, globalBatch: 8)
             return sums.reconstruction + sums.kl
         }
         #expect(abs(losses[0] - losses[1]) < 1e-4 * abs(losses[0]))

@@ -60,7 +60,7 @@ import VAEMath
         #expect(zip(sorted, sorted.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound }, "the ranges tile the parameters: \(sorted)")
         var heard: [Range<Int>] = [], announced: [[Float]] = []
         model.parameters.zeroGradients()
-        model.trainStep(Tensor(batch: 2, itemShape: [8, 8, 1], values: randomValues(128, seed: 3, in: 0...1)), trainingContext(batch: 2),
+        model.forwardBackward(Tensor(batch: 2, itemShape: [8, 8, 1], values: randomValues(128, seed: 3, in: 0...1)), trainingContext(batch: 2),
                         rLossFactor: 10, globalBatch: 2) { range in
             heard.append(range)
             announced.append(Array(model.parameters.gradientBuffer[range]))

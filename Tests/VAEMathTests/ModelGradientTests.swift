@@ -27,7 +27,7 @@ import VAEMath
             return (sums.reconstruction + sums.kl) / Double(globalBatch)
         }
         p.zeroGradients()
-        let sums = model.trainStep(images, context, rLossFactor: 100, globalBatch: globalBatch)
+        let sums = model.forwardBackward(images, context, rLossFactor: 100, globalBatch: globalBatch)
         #expect(abs((sums.reconstruction + sums.kl) / Double(globalBatch) - loss()) < 1e-4)
         let analytic = Array(p.gradientBuffer)
 

@@ -54,7 +54,7 @@ import VAEMath
     }
 
     @Test func stepDecay() {
-        let schedule = StepDecaySchedule(initialRate: 0.001, decayFactor: 0.5, stepSize: 2)
+        let schedule = LearningRateSchedule(base: 0.001, decayFactor: 0.5, decayEveryEpochs: 2)
         #expect(schedule.learningRate(epoch: 0) == 0.001)
         #expect(schedule.learningRate(epoch: 1) == 0.001)
         #expect(schedule.learningRate(epoch: 2) == 0.0005)
@@ -62,12 +62,12 @@ import VAEMath
     }
 
     @Test func linearWarmUp() {
-        let schedule = StepDecaySchedule(initialRate: 0.002, decayFactor: 0.5, stepSize: 2, warmupSteps: 4)
+        let schedule = LearningRateSchedule(base: 0.002, decayFactor: 0.5, decayEveryEpochs: 2, warmupSteps: 4)
         let rates = (0..<6).map { schedule.learningRate(step: $0, epoch: 0) }
         #expect(zip(rates, [0.0005, 0.001, 0.0015, 0.002, 0.002, 0.002] as [Float]).allSatisfy { abs($0 - $1) < 1e-9 }, "\(rates)")
         #expect(abs(schedule.learningRate(step: 2, epoch: 2) - 0.00075) < 1e-9, "the warm-up scales the decayed rate")
         for warmupSteps in [0, 1] {
-            let off = StepDecaySchedule(initialRate: 0.0005, decayFactor: 0.9, stepSize: 1, warmupSteps: warmupSteps)
+            let off = LearningRateSchedule(base: 0.0005, decayFactor: 0.9, decayEveryEpochs: 1, warmupSteps: warmupSteps)
             #expect((0..<5).allSatisfy { off.learningRate(step: $0 * 7, epoch: $0) == off.learningRate(epoch: $0) }, "no warm-up: the step-decay rate")
         }
     }

@@ -3,7 +3,9 @@
 // its gradients the same way, and a NaN gradient still stops the step.
 
 import Foundation
+import TestSupport
 import Testing
+import VAEMath
 import VAECommunication
 @testable import VAEConfig
 @testable import VAETraining
@@ -73,7 +75,7 @@ import VAECommunication
         #expect(gradients.contains { $0 != 0 } && gradients.allSatisfy { $0 == AllreduceCompression.bf16.rounded($0) },
                 "every gradient Adam saw is a bf16 number")
         let before = Array(UnsafeBufferPointer(start: p.values, count: p.count))
-        trainer.beforeMicroBatch = { _, microBatch in if microBatch == 0 { p.gradients[3] = .nan } }
+        trainer.images = CuedImages(wrapping: trainer.images, microBatchesPerStep: 4) { _, microBatch in if microBatch == 0 { p.gradients[3] = .nan } }
         #expect(throws: (any Error).self) { try trainer.step(1) }
         #expect(Array(UnsafeBufferPointer(start: p.values, count: p.count)) == before, "no weight moved")
     }

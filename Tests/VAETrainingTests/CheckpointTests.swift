@@ -43,7 +43,7 @@ import VAETraining
     @Test func resumingMidWarmUpEndsByteIdentical() throws {
         func warmingUp(_ out: String, epochs: Int = 2, everySteps: Int = 0) -> TrainingConfig {
             var c = config(out, epochs: epochs, everySteps: everySteps)
-            c.schedule.warmupSteps = 30
+            c.learningRate.warmupSteps = 30
             return c
         }
         let straight = temporaryDirectory().path, interrupted = temporaryDirectory().path
@@ -114,7 +114,7 @@ import VAETraining
         } == nil)
 
         let state = out + "/checkpoints/latest/state.json"
-        let text = try String(contentsOfFile: state, encoding: .utf8).replacingOccurrences(of: "\"format_version\" : 2", with: "\"format_version\" : 9")
+        let text = try String(contentsOfFile: state, encoding: .utf8).replacingOccurrences(of: "\"format_version\" : 3", with: "\"format_version\" : 9")
         try text.write(toFile: state, atomically: true, encoding: .utf8)
         #expect(expectVAEError(state, "format version 9 is not supported") { _ = try Checkpoint.read(out + "/checkpoints/latest") } == nil)
     }

@@ -2,6 +2,7 @@
 // groups' extra transfers at rank counts that are not powers of two and 16-bit gradients where compressed.
 
 import Testing
+import VAEMath
 import VAECommunication
 import VAETraining
 

@@ -1,8 +1,9 @@
 // How GradientReduction groups layers into buckets: whole layers in backward order, each bucket one
 // contiguous range, the buffer's tail last; without overlap, one bucket. The tail's bucket is waited for
-// first, and a step it turns down moves nothing.
+// first; its verdict turns a step with a NaN down, and a step turned down hands out no sum.
 
 import Testing
+import VAEMath
 import VAECommunication
 @testable import VAEConfig
 @testable import VAETraining
@@ -24,18 +25,26 @@ import VAECommunication
                 == [Bucket(range: 0..<15, layers: 3), Bucket(range: 15..<20, layers: 1)])
     }
 
+    /// A store of `count` trained Floats and the step's exchange after them, as the trainer makes it.
+    func parameters(_ count: Int) -> ParameterStore {
+        let store = ParameterStore()
+        _ = store.declare("w", shape: [count])
+        store.allocate(seed: 0, reservedTail: StepExchange.reservedFloats)
+        return store
+    }
+
     @Test func withoutOverlapOneBucketHoldsTheWholeBuffer() {
-        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: 12)
-        defer { buffer.deallocate() }
-        let reduction = GradientReduction(buffer: buffer, layerRanges: [4..<8, 0..<4], overlap: false, bucketFloats: 1,
+        let reduction = GradientReduction(parameters: parameters(8), layerRanges: [4..<8, 0..<4], overlap: false, bucketFloats: 1,
                                           communicator: SingleProcessCommunicator())
-        #expect(reduction.buckets == [Bucket(range: 0..<12, layers: 0)])
+        #expect(reduction.buckets == [Bucket(range: 0..<14, layers: 0)])
         #expect(reduction.layerFinished == nil)
     }
 
-    /// Two ranks holding the same gradients, as seen by one: a sum doubles the buffer. Logs each call.
+    /// Two ranks holding the same gradients, as seen by one: a sum doubles the buffer. Logs each call, and what
+    /// each sum was handed: this rank's share, before the ranks' sum.
     final class DoublingCommunicator: Communicator {
         var log: [String] = []
+        var sent: [[Float]] = []
         /// What each started sum was asked to travel as.
         var compressions: [AllreduceCompression] = []
         var rank: Int { 0 }
@@ -46,6 +55,7 @@ import VAECommunication
         func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, compression: AllreduceCompression,
                                algorithm: AllreduceAlgorithm) throws -> PendingReduction {
             log.append("start \(buffer.count)")
+            sent.append(Array(buffer))
             compressions.append(compression)
             return PendingReduction(advance: { true }, finish: { [self] in
                 for i in buffer.indices { buffer[i] *= 2 }
@@ -59,19 +69,20 @@ import VAECommunication
         func abort(code: Int32) -> Never { fatalError() }
     }
 
+    /// Every range `nextSum` hands out, in order.
+    func handedOut(_ reduction: GradientReduction) throws -> [Range<Int>] {
+        var ranges: [Range<Int>] = []
+        while let range = try reduction.nextSum() { ranges.append(range) }
+        return ranges
+    }
+
     @Test func eachBucketStartsAsSoonAsItsLastLayerIsDoneAndSumsLikeTheFusedPath() throws {
-        let communicator = DoublingCommunicator()
-        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: 22)
-        defer { buffer.deallocate() }
-        // Layers of 6, 4, 10 floats (backward order), a 2-float tail; buckets of at least 8 floats.
+        let communicator = DoublingCommunicator(), store = parameters(20), buffer = store.reductionBuffer
+        // Layers of 6, 4, 10 floats (backward order), the exchange's 6-float tail; buckets of at least 8 floats.
         let layers = [14..<20, 10..<14, 0..<10]
-        // What this rank's share of each range holds when it is handed over for sending.
-        var sent: [(range: Range<Int>, values: [Float])] = []
-        let reduction = GradientReduction(buffer: buffer, layerRanges: layers, overlap: true, bucketFloats: 8, communicator: communicator) {
-            sent.append(($0, Array(buffer[$0])))
-        }
-        #expect(reduction.buckets.map(\.range) == [10..<20, 0..<10, 20..<22])
-        let leaves: [[Float]] = [(0..<22).map { Float($0) * 0.1 }, (0..<22).map { 1e8 - Float($0) }, (0..<22).map { Float($0) + 1 }]
+        let reduction = GradientReduction(parameters: store, layerRanges: layers, overlap: true, bucketFloats: 8, communicator: communicator)
+        #expect(reduction.buckets.map(\.range) == [10..<20, 0..<10, 20..<26])
+        let leaves: [[Float]] = [(0..<26).map { Float($0) * 0.1 }, (0..<26).map { 1e8 - Float($0) }, (0..<26).map { Float($0) + 1 }]
         for leaf in leaves.dropLast() {
             _ = buffer.update(from: leaf)
             reduction.addLeaf()
@@ -84,45 +95,54 @@ import VAECommunication
         #expect(communicator.log == ["start 10"])
         announce(layers[2])
         #expect(communicator.log == ["start 10", "start 10"])
-        var summed: [Range<Int>] = []
-        try reduction.finishStep(proceed: { summed.isEmpty }) { summed.append($0) }
-        #expect(communicator.log == ["start 10", "start 10", "start 2", "wait 2", "wait 10", "wait 10"])
-        #expect(summed == [10..<20, 0..<10, 20..<22])
-        let local: [Float] = (0..<22).map { i in
+        #expect(try reduction.finish().allFinite)
+        #expect(communicator.log == ["start 10", "start 10", "start 6", "wait 6"], "the tail is waited for first")
+        #expect(try handedOut(reduction) == [10..<20, 0..<10, 20..<26])
+        #expect(communicator.log == ["start 10", "start 10", "start 6", "wait 6", "wait 10", "wait 10"])
+        let local: [Float] = (0..<26).map { i in
             let first: Float = leaves[0][i] + leaves[1][i]
             return first + leaves[2][i]
         }
-        #expect(sent.map(\.range) == [10..<20, 0..<10, 20..<22])
-        #expect(sent.allSatisfy { $0.values == Array(local[$0.range]) }, "each range is handed over summed over the leaves, before the ranks' sum")
-        #expect(Array(buffer) == local.map { $0 * 2 })
+        // The gradients and the loss sums; the tail's last Floats carry this rank's verdict instead.
+        let summed = 0..<22
+        #expect(zip(communicator.sent, [10..<20, 0..<10, 20..<22]).allSatisfy { Array($0.prefix($1.count)) == Array(local[$1]) },
+                "each range is handed over summed over the leaves, before the ranks' sum")
+        #expect(Array(buffer[summed]) == local[summed].map { $0 * 2 })
     }
 
     @Test func aStepTurnedDownWaitsForEverySumAndHandsOverNone() throws {
-        let communicator = DoublingCommunicator()
-        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: 22)
-        defer { buffer.deallocate() }
-        let reduction = GradientReduction(buffer: buffer, layerRanges: [14..<20, 10..<14, 0..<10], overlap: false, bucketFloats: 8,
+        let communicator = DoublingCommunicator(), store = parameters(20)
+        let reduction = GradientReduction(parameters: store, layerRanges: [14..<20, 10..<14, 0..<10], overlap: false, bucketFloats: 8,
                                           communicator: communicator)
-        _ = buffer.update(from: [Float](repeating: 1, count: 22))
-        var asked = 0, summed: [Range<Int>] = []
-        try reduction.finishStep(proceed: { asked += 1; return false }) { summed.append($0) }
-        #expect(asked == 1 && summed.isEmpty && communicator.log == ["start 22", "wait 22"])
-        try reduction.finishStep(proceed: { true }) { summed.append($0) }
-        #expect(summed == [0..<22], "the next step starts afresh")
+        _ = store.reductionBuffer.update(from: [Float](repeating: 1, count: 26))
+        _ = try reduction.finish()
+        try reduction.discard()
+        #expect(communicator.log == ["start 26", "wait 26"])
+        _ = try reduction.finish()
+        #expect(try handedOut(reduction) == [0..<26], "the next step starts afresh")
+    }
+
+    @Test func aNaNInThisRanksGradientsTurnsTheStepDownOnEveryRank() throws {
+        let store = parameters(20)
+        let reduction = GradientReduction(parameters: store, layerRanges: [10..<20, 0..<10], overlap: false, bucketFloats: 8,
+                                          communicator: DoublingCommunicator())
+        store.gradients[3] = .nan
+        #expect(try !reduction.finish().allFinite)
+        #expect(reduction.exchange.sent == StepExchange.Verdict(loss: false, gradients: true))
+        try reduction.discard()
     }
 
     @Test func compressionLeavesTheTailAsFloatsInABucketOfItsOwn() throws {
         for overlap in [false, true] {
-            let communicator = DoublingCommunicator()
-            let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: 22)
-            defer { buffer.deallocate() }
+            let communicator = DoublingCommunicator(), store = parameters(20)
             let layers = [14..<20, 10..<14, 0..<10]
-            let reduction = GradientReduction(buffer: buffer, layerRanges: layers, overlap: overlap, bucketFloats: 8,
+            let reduction = GradientReduction(parameters: store, layerRanges: layers, overlap: overlap, bucketFloats: 8,
                                               compression: .bf16, communicator: communicator)
-            #expect(reduction.buckets.last?.range == 20..<22, "the loss sums, counts and batch statistics: \(reduction.buckets)")
-            _ = buffer.update(from: [Float](repeating: 1, count: 22))
+            #expect(reduction.buckets.last?.range == 20..<26, "the loss sums, counts and batch statistics: \(reduction.buckets)")
+            _ = store.reductionBuffer.update(from: [Float](repeating: 1, count: 26))
             if overlap { layers.forEach { reduction.layerFinished!($0) } }
-            try reduction.finishStep(proceed: { true }) { _ in }
+            _ = try reduction.finish()
+            _ = try handedOut(reduction)
             #expect(communicator.compressions == reduction.buckets.dropLast().map { _ in .bf16 } + [.none])
         }
     }

@@ -12,7 +12,7 @@ import VAETraining
 
 @Suite struct NonfiniteStepTests {
     /// 1 epoch of 10 steps on 320 real images, no pictures.
-    func config(_ out: String = temporaryDirectory().path, onNonfinite: TrainingConfig.Training.OnNonfinite = .stop) -> TrainingConfig {
+    func config(_ out: String = temporaryDirectory().path, onNonfinite: OnNonfinite = .stop) -> TrainingConfig {
         var config = TrainingConfig()
         config.data.limit = 320
         config.training.epochs = 1
@@ -25,14 +25,14 @@ import VAETraining
     /// A trainer whose first weight's gradient is NaN in global step `step` (0-based), as in `vae-fault-injection`.
     func poisoned(_ config: TrainingConfig, atStep step: Int) throws -> Trainer {
         let trainer = try Trainer(config: config), p = trainer.model.parameters
-        trainer.beforeMicroBatch = { if $0 == step && $1 == 0 { p.gradients[0] = .nan } }
+        trainer.images = CuedImages(wrapping: trainer.images, microBatchesPerStep: 4) { if $0 == step && $1 == 0 { p.gradients[0] = .nan } }
         return trainer
     }
 
     @Test func aLearningRateOf1e9StopsAtTheFirstBadStepAndKeepsTheLastGoodCheckpoint() throws {
         let out = temporaryDirectory().path
         let outcome = try runVAE(["train", "--config", defaultConfig, "--out", out, "--set", "data.limit=320", "--set", "training.epochs=1",
-                                  "--set", "training.learning_rate=1e9", "--set", "checkpoint.every_steps=1"])
+                                  "--set", "learning_rate.base=1e9", "--set", "checkpoint.every_steps=1"])
         #expect(outcome.status == 2, "\(outcome.stderr)")
         #expect(outcome.stderr.hasPrefix("error: step 2: the loss and the gradients went non-finite on rank 0; the run stops without taking the step"),
                 "\(outcome.stderr)")

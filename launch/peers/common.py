@@ -13,7 +13,7 @@ FASHION_MNIST = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
 
 def flags(doc, faces=False, torch=False, threads=1, port=None):
     """The flags a peer takes; faces picks the faces model's data and defaults, torch adds DDP's flags.
-    The defaults are the book's and `vae bench`'s, so a bare run measures the README's settings."""
+    The defaults are the book's and `vae bench`'s, so a bare run measures docs/performance.md's settings."""
     p = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
     if not faces:
         p.add_argument("--data", default=FASHION_MNIST, help="gzipped IDX image file")

@@ -6,8 +6,8 @@ import VAEConfig
 import VAEData
 
 @Suite struct ImageResizeTests {
-    func grey(width: Int, height: Int, _ pixels: [UInt8]) -> DecodedImage {
-        DecodedImage(height: height, width: width, channels: 1, pixels: pixels)
+    func grey(width: Int, height: Int, _ pixels: [UInt8]) -> RasterImage {
+        RasterImage(height: height, width: width, channels: 1, pixels: pixels)
     }
 
     @Test func boxFilterGivesExactMeans() {
@@ -15,7 +15,7 @@ import VAEData
         let image = grey(width: 4, height: 4, (0..<16).map { UInt8($0 * 10) })
         #expect(image.resized(height: 2, width: 2, mode: .stretch).pixels == [25, 45, 105, 125])
         // Channels stay apart: the same blocks in R, the blocks plus 1 in G, 255 minus them in B.
-        let rgb = DecodedImage(height: 4, width: 4, channels: 3, pixels: image.pixels.flatMap { [$0, $0 + 1, 255 - $0] })
+        let rgb = RasterImage(height: 4, width: 4, channels: 3, pixels: image.pixels.flatMap { [$0, $0 + 1, 255 - $0] })
         #expect(rgb.resized(height: 2, width: 2, mode: .stretch).pixels == [25, 26, 230, 45, 46, 210, 105, 106, 150, 125, 126, 130])
     }
 
@@ -30,7 +30,7 @@ import VAEData
     @Test func bilinearEnlargingAlignsPixelCentres() {
         // Output centres at source x = -0.25 (clamped to 0), 0.25, 0.75, 1.25 (clamped to 1).
         #expect(grey(width: 2, height: 1, [0, 100]).resized(height: 1, width: 4, mode: .stretch).pixels == [0, 25, 75, 100])
-        let flat = DecodedImage(height: 1, width: 1, channels: 3, pixels: [7, 99, 201])
+        let flat = RasterImage(height: 1, width: 1, channels: 3, pixels: [7, 99, 201])
         let big = flat.resized(height: 5, width: 3, mode: .stretch)
         #expect(big.height == 5 && big.width == 3 && big.channels == 3)
         #expect(big.pixels == Array((0..<15).map { _ in [UInt8(7), 99, 201] }.joined()))
@@ -51,20 +51,20 @@ import VAEData
     }
 
     @Test func sameSizeIsTheIdentity() {
-        let image = DecodedImage(height: 5, width: 7, channels: 3, pixels: (0..<105).map { UInt8($0 * 2) })
+        let image = RasterImage(height: 5, width: 7, channels: 3, pixels: (0..<105).map { UInt8($0 * 2) })
         #expect(image.resized(height: 5, width: 7, mode: .stretch) == image)
         #expect(image.resized(height: 5, width: 7, mode: .centerCrop) == image)
     }
 
     @Test func celebASizedImagesShrinkToTheModelInput() {
-        let flat = DecodedImage(height: 218, width: 178, channels: 3, pixels: Array((0..<(218 * 178)).map { _ in [UInt8(200), 100, 3] }.joined()))
-        for mode in TrainingConfig.Data.Resize.allCases {
+        let flat = RasterImage(height: 218, width: 178, channels: 3, pixels: Array((0..<(218 * 178)).map { _ in [UInt8(200), 100, 3] }.joined()))
+        for mode in Resize.allCases {
             let small = flat.resized(height: 128, width: 128, mode: mode)
             #expect(small.height == 128 && small.width == 128 && small.channels == 3)
             #expect(small.pixels == Array((0..<(128 * 128)).map { _ in [UInt8(200), 100, 3] }.joined()), "\(mode)")
         }
         // Stretch keeps the whole image: a bright top row stays in the top output row only, a bit of it.
-        var topRow = DecodedImage(height: 218, width: 178, channels: 1, pixels: [UInt8](repeating: 0, count: 218 * 178))
+        var topRow = RasterImage(height: 218, width: 178, channels: 1, pixels: [UInt8](repeating: 0, count: 218 * 178))
         for x in 0..<178 { topRow.pixels[x] = 255 }
         let stretched = topRow.resized(height: 128, width: 128, mode: .stretch)
         #expect(stretched.pixels[0..<128].allSatisfy { $0 == 150 })  // 255 · 128/218 = 149.7

@@ -37,7 +37,7 @@ import Testing
     }
 
     /// A checkpoint of the digits model is about 2.5 MB: the second does not fit in 4 MB.
-    @Test(.enabled(if: geteuid() == 0, "mounting a small file system needs root"))
+    @Test(mountingNeedsRoot)
     func aFullDiskStopsTheRunAndKeepsThePreviousCheckpoint() throws {
         let out = temporaryDirectory().path
         #expect(try runProcess(["/bin/mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", out]).status == 0)

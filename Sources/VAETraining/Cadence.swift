@@ -1,10 +1,10 @@
-// TrainingSchedule: when, after a step, the loop logs, checks that the ranks agree, writes a checkpoint and
+// Cadence: when, after a step, the loop logs, checks that the ranks agree, writes a checkpoint and
 // draws samples. Plain arithmetic on the number of steps done, so a resumed run meets every event an
 // uninterrupted one meets from there on.
 
 import VAEConfig
 
-struct TrainingSchedule {
+struct Cadence {
     let stepsPerEpoch: Int
     let epochs: Int
     let logEverySteps: Int

@@ -16,13 +16,13 @@ import VAESupport
     func path(_ name: String) -> URL { directory.appendingPathComponent(name) }
 
     /// `width`×`height` RGB pixels that differ in every channel, from `seed`.
-    func pattern(width: Int, height: Int, channels: Int, seed: Int = 0) -> DecodedImage {
-        DecodedImage(height: height, width: width, channels: channels,
+    func pattern(width: Int, height: Int, channels: Int, seed: Int = 0) -> RasterImage {
+        RasterImage(height: height, width: width, channels: channels,
                      pixels: (0..<(width * height * channels)).map { UInt8(truncatingIfNeeded: ($0 + seed) &* 37 &+ $0 / 7) })
     }
 
     /// Decodes the PNG that `spec` describes as RGB.
-    func decodedRGB(_ spec: PNGFileSpec, _ name: String) throws -> DecodedImage {
+    func decodedRGB(_ spec: PNGFileSpec, _ name: String) throws -> RasterImage {
         try ImageDecoder.decode(contentsOf: writePNG(spec, to: path(name)), channels: 3)
     }
 
@@ -37,11 +37,11 @@ import VAESupport
     }
 
     @Test func greyBecomesRGBByCopyingAndRGBBecomesGreyByLuma() throws {
-        let grey = DecodedImage(height: 1, width: 2, channels: 1, pixels: [9, 200])
+        let grey = RasterImage(height: 1, width: 2, channels: 1, pixels: [9, 200])
         let greyFile = write(try ImageEncoder.pngData(grey), to: path("grey.png"))
         #expect(try ImageDecoder.decode(contentsOf: greyFile, channels: 3).pixels == [9, 9, 9, 200, 200, 200])
         // PIL's convert("L"): (255, 0, 0) → 76, (0, 255, 0) → 150, (0, 0, 255) → 29, (10, 20, 30) → 18.
-        let rgb = DecodedImage(height: 2, width: 2, channels: 3, pixels: [255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30])
+        let rgb = RasterImage(height: 2, width: 2, channels: 3, pixels: [255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30])
         let rgbFile = write(try ImageEncoder.pngData(rgb), to: path("rgb.png"))
         #expect(try ImageDecoder.decode(contentsOf: rgbFile, channels: 1).pixels == [76, 150, 29, 18])
     }
@@ -92,7 +92,7 @@ import VAESupport
 
     @Test func flatJPEGsDecodeWithinThreeLevels() throws {
         for (width, height) in [(178, 218), (7, 5), (1, 1)] {
-            let rgb = DecodedImage(height: height, width: width, channels: 3, pixels: Array([UInt8]([200, 100, 50]).repeated(width * height)))
+            let rgb = RasterImage(height: height, width: width, channels: 3, pixels: Array([UInt8]([200, 100, 50]).repeated(width * height)))
             let rgbFile = write(try ImageEncoder.jpegData(rgb, quality: 95), to: path("rgb-\(width).jpg"))
             let decoded = try ImageDecoder.decode(contentsOf: rgbFile, channels: 3)
             #expect(decoded.height == height && decoded.width == width && decoded.channels == 3)
@@ -100,7 +100,7 @@ import VAESupport
             let luma = try ImageDecoder.decode(contentsOf: rgbFile, channels: 1)
             #expect(luma.pixels.allSatisfy { abs(Int($0) - 124) <= 3 })  // (299·200 + 587·100 + 114·50) / 1000
 
-            let grey = DecodedImage(height: height, width: width, channels: 1, pixels: [UInt8](repeating: 77, count: width * height))
+            let grey = RasterImage(height: height, width: width, channels: 1, pixels: [UInt8](repeating: 77, count: width * height))
             let greyFile = write(try ImageEncoder.jpegData(grey, quality: 90), to: path("grey-\(width).jpeg"))
             #expect(try ImageDecoder.decode(contentsOf: greyFile, channels: 1).pixels.allSatisfy { abs(Int($0) - 77) <= 3 })
             let spread = try ImageDecoder.decode(contentsOf: greyFile, channels: 3)

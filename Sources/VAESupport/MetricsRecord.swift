@@ -1,10 +1,7 @@
 // MetricsRecord: one line of OUT/metrics.jsonl, a log interval's or an epoch's means. Training's MetricsLog
-// writes the records and RunReport reads them back; it lives here, below training, so both can name it.
+// writes the records and the report reads them back; it lives here, below both, so both can name it.
 // JSON has no NaN or infinity, so a number that is not finite (a diverged run) is written as null and
 // read back as NaN.
-
-import VAEMath
-import VAESupport
 
 public struct MetricsRecord: Codable, Sendable {
     public enum Kind: String, Codable, Sendable {
@@ -33,12 +30,12 @@ public struct MetricsRecord: Codable, Sendable {
     /// in interval records, which leave the key out, and 0 in epoch records written before the key was.
     public var saveWaitSeconds: Double?
 
-    /// `epoch` counted from 1; the loss terms are `loss`'s means per image.
-    public init(kind: Kind, step: Int, epoch: Int, loss: LossSums, learningRate: Float, imagesPerSecond: Double,
+    /// `epoch` counted from 1; the loss terms are means per image.
+    public init(kind: Kind, step: Int, epoch: Int, loss: Double, reconstruction: Double, kl: Double, learningRate: Float, imagesPerSecond: Double,
                 allreduceMilliseconds: Double, wallSeconds: Double, epochSeconds: Double? = nil, skippedSteps: Int? = nil,
                 saveWaitSeconds: Double? = nil) {
         (self.kind, self.step, self.epoch) = (kind, step, epoch)
-        (self.loss, reconstruction, kl) = (loss.meanLoss, loss.meanReconstruction, loss.meanKL)
+        (self.loss, self.reconstruction, self.kl) = (loss, reconstruction, kl)
         (self.learningRate, self.imagesPerSecond, self.allreduceMilliseconds) = (learningRate, imagesPerSecond, allreduceMilliseconds)
         (self.wallSeconds, self.epochSeconds, self.skippedSteps) = (wallSeconds, epochSeconds, skippedSteps)
         self.saveWaitSeconds = saveWaitSeconds

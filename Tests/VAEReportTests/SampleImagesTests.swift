@@ -5,6 +5,7 @@
 import Foundation
 import TestSupport
 import Testing
+import VAEData
 @testable import VAEConfig
 @testable import VAEData
 import VAEMath
@@ -56,14 +57,14 @@ import VAEMath
     @Test func colourImagesMakeColourPNGsAndGreyOnesStayGrey() throws {
         let red = (0..<12).map { Float($0 % 3 == 0 ? 1 : 0) }, green = (0..<12).map { Float($0 % 3 == 1 ? 1 : 0) }  // 2×2×3 each
         let path = directory.appendingPathComponent("grid.png").path
-        try PNG.write(SampleImages.reconstructionGrid(originals: [red, green], reconstructions: [green, red], shape: [2, 2, 3], columns: 2), to: path)
+        try writePNG(SampleImages.reconstructionGrid(originals: [red, green], reconstructions: [green, red], shape: [2, 2, 3], columns: 2), path)
         let colour = try decodePNG(file: path)
         #expect(colour.colourType == 2 && colour.width == 2 * 2 + 3 * 2 && colour.height == 2 * 2 + 3 * 2)
         // Cells start every 4 pixels after the 2-pixel border: originals in the top row, reconstructions under them.
         #expect(colour.pixel(x: 2, y: 2) == [255, 0, 0] && colour.pixel(x: 3, y: 3) == [255, 0, 0] && colour.pixel(x: 6, y: 2) == [0, 255, 0])
         #expect(colour.pixel(x: 2, y: 6) == [0, 255, 0] && colour.pixel(x: 7, y: 7) == [255, 0, 0] && colour.pixel(x: 4, y: 4) == [255, 255, 255])
 
-        try PNG.write(SampleImages.grid([[0, 0.5, 1, 0.25]], shape: [2, 2, 1], columns: 1), to: path)
+        try writePNG(SampleImages.grid([[0, 0.5, 1, 0.25]], shape: [2, 2, 1], columns: 1), path)
         let grey = try decodePNG(file: path)
         #expect(grey.colourType == 0 && grey.width == 6 && grey.height == 6)
         #expect([grey.pixel(x: 2, y: 2), grey.pixel(x: 3, y: 2), grey.pixel(x: 2, y: 3), grey.pixel(x: 3, y: 3)] == [[0], [128], [255], [64]])

@@ -3,6 +3,7 @@
 
 import Foundation
 import VAEConfig
+import VAEData
 import VAESupport
 
 public struct TestSet {
@@ -12,13 +13,11 @@ public struct TestSet {
 
     public init(config: TrainingConfig) throws {
         let data = config.data
-        let model = config.model
         images = try Self.naming("data.test") {
-            try ImageDataset.load(data.test, data: data, imageShape: [model.inputHeight, model.inputWidth, model.inputChannels])
+            try ImageDataset.load(data.test, folder: data.folderSettings, imageShape: config.model.inputShape)
         }
-        try images.check(fits: config.model, source: "data.test")
-        if data.testLabels.isEmpty
-            || data.testLabels == TrainingConfig.Data.defaultTestLabels && !FileManager.default.fileExists(atPath: data.testLabels) {
+        try images.check(fits: config.architecture, source: "data.test")
+        if data.testLabels.isEmpty || data.testLabels == TrainingConfig.Data().testLabels && !FileManager.default.fileExists(atPath: data.testLabels) {
             labels = nil
         } else {
             let count = images.count

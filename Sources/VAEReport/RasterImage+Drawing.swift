@@ -1,26 +1,14 @@
-// RasterImage.swift
-// An 8-bit greyscale or RGB pixel buffer used to compose training artefacts
-// (image grids, scatter plots) before handing them to `PNG.write`.
+// Drawing on a RasterImage: the sample grids, scatter plots and histograms are composed pixel by pixel here,
+// then encoded as PNG (ImageEncoder.pngData).
 
-/// A row-major 8-bit image with 1 (grey) or 3 (RGB) interleaved channels.
-public struct RasterImage: Equatable, Sendable {
-    /// Width in pixels.
-    public let width: Int
-    /// Height in pixels.
-    public let height: Int
-    /// Channels per pixel: 1 or 3.
-    public let channels: Int
-    /// `height * width * channels` bytes, row-major, channels interleaved.
-    var pixels: [UInt8]
+import VAEData
 
-    /// Creates an image with every byte set to `background`.
+extension RasterImage {
+    /// An image with every byte set to `background`.
     init(width: Int, height: Int, channels: Int, background: UInt8 = 0) {
         precondition(width >= 0 && height >= 0, "RasterImage: negative size")
         precondition(channels == 1 || channels == 3, "RasterImage: channels must be 1 or 3")
-        self.width = width
-        self.height = height
-        self.channels = channels
-        self.pixels = [UInt8](repeating: background, count: width * height * channels)
+        self.init(height: height, width: width, channels: channels, pixels: [UInt8](repeating: background, count: width * height * channels))
     }
 
     /// Reads or writes one channel of one pixel; coordinates must be in bounds.

@@ -4,6 +4,7 @@
 
 import TestSupport
 import Testing
+import VAEData
 import VAEConfig
 @testable import VAEReport
 

@@ -51,11 +51,11 @@ import VAESupport
         #expect(report.contains("Samples: epoch-0003") && report.contains("Epoch 3 of 3 done, step 6 (2 per epoch)"))
         #expect(!report.contains("src=\"samples/"), "the newest images are inlined, not linked")
         #expect(report.contains("latent.png: encoder means of the first 40 test images, coloured by label</figcaption>"))
-        // The resolved config, as JSON that decodes to the run's settings.
+        // The resolved config, as YAML that reads back to the run's settings.
         let pre = try #require(report.range(of: "<pre>").flatMap { start in report.range(of: "</pre>").map { report[start.upperBound..<$0.lowerBound] } })
-        let json = pre.replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&lt;", with: "<")
+        let yaml = pre.replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&lt;", with: "<")
             .replacingOccurrences(of: "&gt;", with: ">").replacingOccurrences(of: "&amp;", with: "&")
-        let shown = try JSON.decode(TrainingConfig.self, from: Data(json.utf8))
+        let shown = try TrainingConfig.parse(yaml: Data(yaml.utf8), source: "report.html")
         #expect(shown.output.directory == out && shown.training.epochs == 3 && shown.samples.everyEpochs == 2)
     }
 

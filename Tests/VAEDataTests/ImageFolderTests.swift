@@ -9,21 +9,13 @@ import VAEData
 import VAESupport
 
 /// A size×size RGB image, every pixel `colour`.
-func flatImage(_ colour: [UInt8], size: Int = 8) -> DecodedImage {
-    DecodedImage(height: size, width: size, channels: 3, pixels: Array((0..<(size * size)).map { _ in colour }.joined()))
+func flatImage(_ colour: [UInt8], size: Int = 8) -> RasterImage {
+    RasterImage(height: size, width: size, channels: 3, pixels: Array((0..<(size * size)).map { _ in colour }.joined()))
 }
 
-func writePNG(_ image: DecodedImage, _ path: String) throws {
-    try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    try Data(ImageEncoder.pngData(image)).write(to: URL(fileURLWithPath: path))
-}
-
-/// Data settings with a cache of the test's own.
-func folderSettings(cache: String = temporaryDirectory().path, badImages: TrainingConfig.Data.BadImages = .error) -> TrainingConfig.Data {
-    var data = TrainingConfig.Data()
-    data.cacheDirectory = cache
-    data.badImages = badImages
-    return data
+/// How to read a folder, with a cache of the test's own.
+func folderSettings(cache: String = temporaryDirectory().path, badImages: BadImages = .error) -> FolderSettings {
+    FolderSettings(resize: .stretch, badImages: badImages, cacheDirectory: cache)
 }
 
 func cacheFiles(_ directory: String) -> [String] {
@@ -40,39 +32,39 @@ func pixels(_ data: ImageDataset, _ index: Int) -> [UInt8] { data.image(index).m
             try writePNG(flatImage([UInt8(value), 0, 0]), folder + "/" + name)
         }
         try Data("not an image".utf8).write(to: URL(fileURLWithPath: folder + "/notes.txt"))
-        let data = try ImageDataset.load(folder, data: folderSettings(), imageShape: [8, 8, 3])
+        let data = try ImageDataset.load(folder, folder: folderSettings(), imageShape: [8, 8, 3])
         #expect(data.names == ["B.png", "a.PNG", "b.png", "sub/c.png"])
         #expect(data.count == 4 && data.imageShape == [8, 8, 3])
         #expect(pixels(data, 1).prefix(3) == [10, 0, 0] && pixels(data, 3).suffix(3) == [30, 0, 0])
         #expect(try data.index(named: "c.png") == 3 && data.index(named: "sub/c.png") == 3)
         #expect(expectVAEError("no image file named", "d.png") { _ = try data.index(named: "d.png") } == nil)
-        #expect(try ImageDataset.load(folder, data: folderSettings(), imageShape: [8, 8, 3], limit: 2).names == ["B.png", "a.PNG"])
+        #expect(try ImageDataset.load(folder, folder: folderSettings(), imageShape: [8, 8, 3], limit: 2).names == ["B.png", "a.PNG"])
         let link = temporaryDirectory().path + "/linked"
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: folder)
-        #expect(try ImageDataset.load(link, data: folderSettings(), imageShape: [8, 8, 3]).names == data.names)
+        #expect(try ImageDataset.load(link, folder: folderSettings(), imageShape: [8, 8, 3]).names == data.names)
     }
 
     @Test func theCacheIsBuiltOnceAndReusedUntilAFileChanges() throws {
         let folder = temporaryDirectory().path, cache = temporaryDirectory().path
         for i in 0..<3 { try writePNG(flatImage([UInt8(40 * i), 100, 200], size: 16), folder + "/\(i).png") }
-        let first = try ImageDataset.load(folder, data: folderSettings(cache: cache), imageShape: [4, 4, 3])
+        let first = try ImageDataset.load(folder, folder: folderSettings(cache: cache), imageShape: [4, 4, 3])
         let built = cacheFiles(cache)
         #expect(built.count == 1)
         let modified = try FileManager.default.attributesOfItem(atPath: cache + "/" + built[0])[.modificationDate] as? Date
-        let again = try ImageDataset.load(folder, data: folderSettings(cache: cache), imageShape: [4, 4, 3])
+        let again = try ImageDataset.load(folder, folder: folderSettings(cache: cache), imageShape: [4, 4, 3])
         #expect(cacheFiles(cache) == built)
         #expect(try FileManager.default.attributesOfItem(atPath: cache + "/" + built[0])[.modificationDate] as? Date == modified)
         #expect((0..<3).allSatisfy { pixels(again, $0) == pixels(first, $0) })
         #expect(pixels(first, 2).prefix(3) == [80, 100, 200])
 
         try writePNG(flatImage([7, 8, 9], size: 16), folder + "/2.png")
-        let changed = try ImageDataset.load(folder, data: folderSettings(cache: cache), imageShape: [4, 4, 3])
+        let changed = try ImageDataset.load(folder, folder: folderSettings(cache: cache), imageShape: [4, 4, 3])
         #expect(cacheFiles(cache).count == 2)
         #expect(pixels(changed, 2).prefix(3) == [7, 8, 9] && pixels(changed, 0) == pixels(first, 0))
         var cropped = folderSettings(cache: cache)
         cropped.resize = .centerCrop
-        _ = try ImageDataset.load(folder, data: cropped, imageShape: [4, 4, 3])
-        _ = try ImageDataset.load(folder, data: cropped, imageShape: [4, 4, 1])
+        _ = try ImageDataset.load(folder, folder: cropped, imageShape: [4, 4, 3])
+        _ = try ImageDataset.load(folder, folder: cropped, imageShape: [4, 4, 1])
         #expect(cacheFiles(cache).count == 4)
     }
 
@@ -80,14 +72,14 @@ func pixels(_ data: ImageDataset, _ index: Int) -> [UInt8] { data.image(index).m
     @Test func aNodesRanksBuildOneCacheTogether() throws {
         let folder = temporaryDirectory().path, alone = temporaryDirectory().path, together = temporaryDirectory().path
         for i in 0..<11 { try writePNG(flatImage([UInt8(i * 20), UInt8(i), 3], size: 8), folder + "/\(i).png") }
-        let reference = try ImageDataset.load(folder, data: folderSettings(cache: alone), imageShape: [8, 8, 3])
+        let reference = try ImageDataset.load(folder, folder: folderSettings(cache: alone), imageShape: [8, 8, 3])
         let barrier = ThreadBarrier(parties: 4), results = LockedArray<[[UInt8]]>()
         let finished = DispatchGroup()
         for part in 0..<4 {  // threads of their own: a pool with fewer threads than parties would never meet
             finished.enter()
             Thread {
                 let build = CacheBuild(part: part, parts: 4, barrier: barrier.wait)
-                if let data = try? ImageDataset.load(folder, data: folderSettings(cache: together), imageShape: [8, 8, 3], build: build) {
+                if let data = try? ImageDataset.load(folder, folder: folderSettings(cache: together), imageShape: [8, 8, 3], build: build) {
                     results.append((0..<data.count).map { pixels(data, $0) })
                 }
                 finished.leave()
@@ -108,16 +100,16 @@ func pixels(_ data: ImageDataset, _ index: Int) -> [UInt8] { data.image(index).m
         try Data("hello".utf8).write(to: URL(fileURLWithPath: folder + "/3.jpg"))
         let cache = temporaryDirectory().path
         #expect(expectVAEError(folder + "/1.png", "and 1 more", "data.bad_images: skip") {
-            _ = try ImageDataset.load(folder, data: folderSettings(cache: cache), imageShape: [8, 8, 3])
+            _ = try ImageDataset.load(folder, folder: folderSettings(cache: cache), imageShape: [8, 8, 3])
         } == nil)
-        let skipping = try ImageDataset.load(folder, data: folderSettings(cache: cache, badImages: .skip), imageShape: [8, 8, 3])
+        let skipping = try ImageDataset.load(folder, folder: folderSettings(cache: cache, badImages: .skip), imageShape: [8, 8, 3])
         #expect(skipping.names == ["0.png", "2.png"])
         #expect(skipping.skipped.count == 2 && skipping.skipped[0].hasPrefix(folder + "/1.png") && skipping.skipped[1].hasPrefix(folder + "/3.jpg"))
         #expect(pixels(skipping, 1).prefix(3) == [2, 0, 0])
         #expect(cacheFiles(cache).count == 1)
     }
 
-    @Test(.enabled(if: geteuid() == 0, "mounting a small file system needs root"))
+    @Test(mountingNeedsRoot)
     func aFullDiskNamesTheCacheAndLeavesNoHalfWrittenFile() throws {
         let folder = temporaryDirectory().path, small = temporaryDirectory().path
         for i in 0..<4 { try writePNG(flatImage([UInt8(i), 0, 0]), folder + "/\(i).png") }
@@ -125,21 +117,21 @@ func pixels(_ data: ImageDataset, _ index: Int) -> [UInt8] { data.image(index).m
         defer { _ = try? runProcess(["/bin/umount", small]) }
         // Four 128×128×3 images are 192 KiB.
         #expect(expectVAEError(small, "disk full") {
-            _ = try ImageDataset.load(folder, data: folderSettings(cache: small), imageShape: [128, 128, 3])
+            _ = try ImageDataset.load(folder, folder: folderSettings(cache: small), imageShape: [128, 128, 3])
         } == nil)
         #expect(try FileManager.default.contentsOfDirectory(atPath: small).isEmpty)
     }
 
     @Test func emptyOrMissingFoldersAreNamed() throws {
         let empty = temporaryDirectory().path
-        #expect(expectVAEError(empty, "no .jpg, .jpeg or .png files") { _ = try ImageDataset.load(empty, data: folderSettings(), imageShape: [8, 8, 3]) } == nil)
+        #expect(expectVAEError(empty, "no .jpg, .jpeg or .png files") { _ = try ImageDataset.load(empty, folder: folderSettings(), imageShape: [8, 8, 3]) } == nil)
         #expect(expectVAEError(empty + "/nothing", "no such data file or folder") {
-            _ = try ImageDataset.load(empty + "/nothing", data: folderSettings(), imageShape: [8, 8, 3])
+            _ = try ImageDataset.load(empty + "/nothing", folder: folderSettings(), imageShape: [8, 8, 3])
         } == nil)
         let bad = temporaryDirectory().path
         try Data("x".utf8).write(to: URL(fileURLWithPath: bad + "/a.jpg"))
         #expect(expectVAEError("none of its 1 image files") {
-            _ = try ImageDataset.load(bad, data: folderSettings(badImages: .skip), imageShape: [8, 8, 3])
+            _ = try ImageDataset.load(bad, folder: folderSettings(badImages: .skip), imageShape: [8, 8, 3])
         } == nil)
     }
 

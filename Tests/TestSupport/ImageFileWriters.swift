@@ -5,23 +5,36 @@
 import CPNG
 import CTurboJPEG
 import Foundation
+import VAEData
 
 /// A PNG as the file stores it: `rows` are each row's samples, big-endian when 16-bit.
-struct PNGFileSpec {
-    var width: Int
-    var height: Int
-    var colourType: Int32
-    var bitDepth: Int32 = 8
-    var interlaced = false
-    var palette: [(red: UInt8, green: UInt8, blue: UInt8)] = []
+public struct PNGFileSpec {
+    public var width: Int
+    public var height: Int
+    public var colourType: Int32
+    public var bitDepth: Int32 = 8
+    public var interlaced = false
+    public var palette: [(red: UInt8, green: UInt8, blue: UInt8)] = []
     /// tRNS for a palette: the alpha of the first entries.
-    var paletteAlpha: [UInt8] = []
-    var rows: [[UInt8]]
+    public var paletteAlpha: [UInt8] = []
+    public var rows: [[UInt8]]
+
+    public init(width: Int, height: Int, colourType: Int32, bitDepth: Int32 = 8, interlaced: Bool = false,
+                palette: [(red: UInt8, green: UInt8, blue: UInt8)] = [], paletteAlpha: [UInt8] = [], rows: [[UInt8]]) {
+        (self.width, self.height, self.colourType, self.bitDepth, self.interlaced) = (width, height, colourType, bitDepth, interlaced)
+        (self.palette, self.paletteAlpha, self.rows) = (palette, paletteAlpha, rows)
+    }
+}
+
+/// Writes `image` with the project's encoder to `path`, making its folder.
+public func writePNG(_ image: RasterImage, _ path: String) throws {
+    try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    try Data(ImageEncoder.pngData(image)).write(to: URL(fileURLWithPath: path))
 }
 
 /// Writes `spec` with libpng's classic API to `url`; returns the path.
 @discardableResult
-func writePNG(_ spec: PNGFileSpec, to url: URL) -> String {
+public func writePNG(_ spec: PNGFileSpec, to url: URL) -> String {
     let file = fopen(url.path, "wb")!
     defer { fclose(file) }
     var png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nil, nil, nil)
@@ -48,7 +61,7 @@ func writePNG(_ spec: PNGFileSpec, to url: URL) -> String {
 
 /// A CMYK JPEG of one flat colour. TurboJPEG writes CMYK as YCCK (Adobe transform 2); `plainCMYK`
 /// rewrites the Adobe APP14 marker's transform byte to 0, which makes the same file plain CMYK.
-func cmykJPEG(width: Int, height: Int, plainCMYK: Bool) -> [UInt8] {
+public func cmykJPEG(width: Int, height: Int, plainCMYK: Bool) -> [UInt8] {
     let handle = tjInitCompress()!
     defer { tjDestroy(handle) }
     let pixels = [UInt8](repeating: 0, count: width * height * 4).enumerated().map { UInt8(40 * ($0.offset % 4)) }

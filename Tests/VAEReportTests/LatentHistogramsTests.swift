@@ -2,6 +2,7 @@
 // bars where its values are and the N(0, 1) curve over them, and only the first 50 dimensions get a panel.
 
 import Testing
+import VAEData
 @testable import VAEReport
 
 @Suite struct LatentHistogramsTests {

@@ -1,0 +1,53 @@
+// Trainer.run: a whole run, from the start or a checkpoint to the last epoch. After each step, in this order:
+// the run's log and metrics (RunLog), the ranks' weight check, and rank 0's saves (checkpoint, pictures),
+// each when the cadence says. Only rank 0 logs and writes files.
+
+import VAECheckpoint
+import VAESupport
+
+extension Trainer {
+    /// How a run ended: every epoch done, or stopped early at a step boundary by a signal.
+    public enum Outcome: Equatable, Sendable {
+        case completed
+        case stopped(signal: Int32)
+    }
+
+    /// Trains from the start, or from `checkpoint` (read by rank 0 only; nil elsewhere), to the last epoch.
+    @discardableResult
+    public func run(resumingFrom checkpoint: LoadedCheckpoint? = nil, log: @escaping (String) -> Void = { print($0) }) throws -> Outcome {
+        let leader = communicator.rank == 0
+        if let checkpoint { try restore(checkpoint) }
+        try synchronizeRanks()
+        let first = try broadcastProgress(checkpoint?.state.step ?? 0)
+        guard first <= cadence.totalSteps else {
+            throw VAEError("the checkpoint is at step \(first), past this run's last step \(cadence.totalSteps) "
+                           + "(training.epochs \(config.training.epochs) of \(sampler.stepsPerEpoch) steps): raise training.epochs to go on")
+        }
+        let runLog = try RunLog(trainer: self, first: first, say: leader ? log : nil, resuming: checkpoint != nil)
+        let writers = leader ? try RankZeroWriters(trainer: self) : nil
+        runLog.say("training \(dataset.count) images of \(formatShape(dataset.imageShape)) from \(dataset.path)"
+                   + (dataset.skipped.isEmpty ? "" : " (\(dataset.skipped.count) undecodable files skipped)") + ": "
+                   + "\(model.parameters.count) parameters, \(sampler.stepsPerEpoch) steps of \(sampler.globalBatch) per epoch"
+                   + (communicator.size > 1 ? " over \(communicator.size) ranks" : "")
+                   + (checkpoint.map { ", resuming from \($0.path) at step \(first)" } ?? ""))
+        let signal = try watched(from: first, writers: writers) {
+            defer { writers?.finishQuietly().forEach(runLog.say) }  // after an error: the saves in flight land
+            let signal = try loop(first..<cadence.totalSteps) { step, result in
+                let done = step + 1
+                try writers?.collect().forEach(runLog.say)
+                if let report = runLog.record(result, step: step) { reports.append(report) }
+                if communicator.size > 1 && cadence.checksWeights(after: done) { try checkRanksAgree(after: done) }
+                if let writers {
+                    watchdog?.mark(.waitingForWriter(afterStep: done))
+                    runLog.saveWaitSeconds += try writers.save(after: done, stopping: result.stopSignal != nil)
+                }
+            }
+            watchdog?.mark(.waitingForWriter(afterStep: runLog.done))
+            try writers?.finish().forEach(runLog.say)
+            return signal
+        }
+        guard let signal else { return .completed }
+        runLog.say("stopped by signal \(signal) at step \(runLog.done); resume with --resume")
+        return .stopped(signal: signal)
+    }
+}
