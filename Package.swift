@@ -70,7 +70,7 @@ let package = Package(
         .executableTarget(name: "vae-fault-injection", dependencies: ["VAECommandLine", "VAECommunication", "VAETraining", "TestSupport"],
                           path: "Tests/FaultInjection"),
 
-        // Fuzzing: the parsers of user files as functions of bytes, and `vae-fuzz`, their libFuzzer harness (launch/fuzz.sh).
+        // Fuzzing: the parsers of user files as functions of bytes, and `vae-fuzz`, their libFuzzer harness (launch/testing/fuzz.sh).
         .target(name: "FuzzTargets", dependencies: ["VAEData", "VAECheckpoint", "VAEConfig", "VAESupport"], path: "Fuzz/Targets"),
         .executableTarget(name: "vae-fuzz", dependencies: ["FuzzTargets"], path: "Fuzz/Harness"),
 

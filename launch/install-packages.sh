@@ -2,7 +2,7 @@
 # Installs the Debian packages the project builds, tests and trains with, skipping those already present.
 #   launch/install-packages.sh          what building and training need
 #   launch/install-packages.sh --test   also what the tests need: a throwaway Slurm cluster with accounting
-#                                       (launch/slurm-local-cluster.sh): Slurm, munge, slurmdbd, MariaDB
+#                                       (launch/testing/slurm-local-cluster.sh): Slurm, munge, slurmdbd, MariaDB
 set -euo pipefail
 packages=(pkg-config libopenblas-dev libdnnl-dev zlib1g-dev libturbojpeg0-dev libpng-dev libopenmpi-dev openmpi-bin dataset-fashion-mnist gzip iproute2 procps)
 # slurmdbd and MariaDB only so that sacct can tell how a job ended. The script runs a mariadbd and a

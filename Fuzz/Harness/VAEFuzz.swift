@@ -1,4 +1,4 @@
-// vae-fuzz: one parser of FuzzTargets under libFuzzer, chosen by VAE_FUZZ_TARGET. launch/fuzz.sh builds it
+// vae-fuzz: one parser of FuzzTargets under libFuzzer, chosen by VAE_FUZZ_TARGET. launch/testing/fuzz.sh builds it
 // with -sanitize=fuzzer and -DFUZZING, and main hands the command line to libFuzzer's driver (SwiftPM names
 // every executable's entry point itself, so libFuzzer's own main cannot be the one). A plain build has no
 // libFuzzer to link, so its main is `vae-fuzz TARGET FILE...`, which replays files (a crash libFuzzer saved,

@@ -1,5 +1,5 @@
 // Every input known to have crashed a parser or made it allocate wildly (Fuzz/regressions/TARGET), and the
-// fuzzer's seeds (Fuzz/corpus/TARGET), replayed through the same check as launch/fuzz.sh: the parser returns
+// fuzzer's seeds (Fuzz/corpus/TARGET), replayed through the same check as launch/testing/fuzz.sh: the parser returns
 // or throws a VAEError. A regression that traps again stops this test process, as it would stop the fuzzer.
 
 import Foundation

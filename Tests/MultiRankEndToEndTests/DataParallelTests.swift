@@ -96,14 +96,14 @@ import Testing
 }
 
 /// Two "hosts": each rank in its own network namespace, joined by veth and a bridge, TCP only
-/// (launch/namespace-hosts.sh creates and always removes them; it needs root).
+/// (launch/testing/namespace-hosts.sh creates and always removes them; it needs root).
 @Suite(.serialized) struct TwoHostTests {
-    @Test(needsRoot("launch/namespace-hosts.sh creates network namespaces, veth links and a bridge with ip"))
+    @Test(needsRoot("launch/testing/namespace-hosts.sh creates network namespaces, veth links and a bridge with ip"))
     func twoHostsOverTCPTrainTheSameTrajectoryAsOneRank() throws {
         let single = temporaryDirectory().path, hosts = temporaryDirectory().path
         let steps = ["--set", "data.limit=1600", "--set", "training.epochs=1", "--set", "training.log_every_steps=1"]
         #expect(try mpirunTrain(ranks: 1, steps + ["--out", single]).status == 0)
-        let outcome = try runJob([packageRoot.appendingPathComponent("launch/namespace-hosts.sh").path, "-x", "OPENBLAS_NUM_THREADS", "--",
+        let outcome = try runJob([packageRoot.appendingPathComponent("launch/testing/namespace-hosts.sh").path, "-x", "OPENBLAS_NUM_THREADS", "--",
                                   vaeBinary, "train", "--config", defaultConfig, "--out", hosts] + steps)
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stdout.contains("over 2 ranks"))

@@ -76,7 +76,7 @@ import Testing
         }
     }
 
-    @Test(needsRoot("launch/namespace-hosts.sh creates network namespaces"))
+    @Test(needsRoot("launch/testing/namespace-hosts.sh creates network namespaces"))
     func aHostsRanksSideBySideKeepTheFirstRoundsOffTheLink() throws {
         // 2 hosts × 2 ranks. Side by side (--map-by slot, as the launchers place them), round 1 pairs ranks of
         // one host, so only round 2 crosses the link: per host, 2 ranks × N for doubling and 2 × N / 2 for
@@ -84,7 +84,7 @@ import Testing
         let floats = 262_144, repeats = 10, buffer = Double(floats * 4 * repeats)
         func hostBytes(_ mapping: String) throws -> [Double] {
             let counts = temporaryDirectory().path + "/bytes"
-            let outcome = try runJob([packageRoot.appendingPathComponent("launch/namespace-hosts.sh").path, "--map-by", mapping, "--",
+            let outcome = try runJob([packageRoot.appendingPathComponent("launch/testing/namespace-hosts.sh").path, "--map-by", mapping, "--",
                                       vaeBinary, "bench-allreduce", "--floats", "\(floats)", "--repeats", "\(repeats)"],
                                      environment: ["HOSTS": "2", "HOSTS_SLOTS": "2", "HOSTS_BYTES": counts])
             #expect(outcome.status == 0, "\(outcome.stderr)")

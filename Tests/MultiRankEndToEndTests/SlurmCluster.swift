@@ -1,11 +1,11 @@
-// The tests' Slurm cluster: launch/slurm-local-cluster.sh, started on first use in a state directory of the
+// The tests' Slurm cluster: launch/testing/slurm-local-cluster.sh, started on first use in a state directory of the
 // tests' own and stopped when the test process exits, and the few Slurm commands the tests use on it.
 
 import Foundation
 import TestSupport
 
 enum SlurmCluster {
-    static let script = packageRoot.appendingPathComponent("launch/slurm-local-cluster.sh").path
+    static let script = packageRoot.appendingPathComponent("launch/testing/slurm-local-cluster.sh").path
     /// A state directory and ports of the tests' own, so a cluster a person started by hand is left alone.
     static let settings = ["VAE_SLURM_DIR": "/tmp/vae-slurm-tests", "VAE_SLURM_PORT": "17817"]
 
@@ -30,7 +30,7 @@ enum SlurmCluster {
         }) { $1 })
     }()
 
-    /// Runs `launch/slurm-local-cluster.sh VERB` with its output in `log`, by posix_spawn and waitpid rather
+    /// Runs `launch/testing/slurm-local-cluster.sh VERB` with its output in `log`, by posix_spawn and waitpid rather
     /// than Foundation's Process, whose wait for this script (which leaves daemons behind) never returned.
     /// Every descriptor but the standard three is closed first: the daemons would otherwise keep the pipes of
     /// whatever other test was starting a process at that moment, and that test would wait for their end for ever.

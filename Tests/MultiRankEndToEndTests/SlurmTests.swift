@@ -1,4 +1,4 @@
-// launch/slurm.sbatch on a real Slurm cluster (launch/slurm-local-cluster.sh: two one-core nodes on this
+// launch/slurm.sbatch on a real Slurm cluster (launch/testing/slurm-local-cluster.sh: two one-core nodes on this
 // machine): a job trains the same bytes as `mpirun -np 2`, by srun with PMIx and by mpirun inside the
 // allocation; a failing rank fails the job, which sacct records; and a job stopped mid-run by
 // `scontrol requeue`, by SIGTERM to its batch script, or by its time limit runs again and ends with the

@@ -1,7 +1,7 @@
 // A rank stopped (SIGSTOP), hung in its compute, killed (SIGKILL) or asked to stop (SIGTERM) under a real
 // `mpirun`: the job ends within the watchdog's time, no rank is left running, every checkpoint written is
 // whole, and `--resume` ends with the same bytes as a run never interrupted. The kill test draws its points
-// at random; CI runs 3 (one per signal), `launch/kill-test.sh` as many as it is told.
+// at random; CI runs 3 (one per signal), `launch/testing/kill-test.sh` as many as it is told.
 
 import Foundation
 import TestSupport
@@ -148,7 +148,7 @@ func killAndResume(_ point: KillPoint) throws -> KillOutcome {
         #expect(finalWeights(resumed) != nil && finalWeights(resumed) == straightWeights)
     }
 
-    /// VAE_KILL_POINTS (default 3) points drawn from VAE_KILL_SEED (default 8: rank 0 stopped and killed, rank 1 asked to stop); launch/kill-test.sh sets both.
+    /// VAE_KILL_POINTS (default 3) points drawn from VAE_KILL_SEED (default 8: rank 0 stopped and killed, rank 1 asked to stop); launch/testing/kill-test.sh sets both.
     @Test func randomKillPointsNeverHangLoseACheckpointOrChangeTheResult() throws {
         let environment = ProcessInfo.processInfo.environment
         let count = environment["VAE_KILL_POINTS"].flatMap { Int($0) } ?? 3, seed = environment["VAE_KILL_SEED"].flatMap { UInt64($0) } ?? 8

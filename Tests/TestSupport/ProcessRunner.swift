@@ -41,7 +41,7 @@ public struct RunningProcess: Sendable {
 }
 
 /// How much longer than written every time limit of the tests is: VAE_TEST_TIME_SCALE, for builds that run
-/// slower (launch/sanitize.sh sets it); 1 otherwise.
+/// slower (launch/testing/sanitize.sh sets it); 1 otherwise.
 public let testTimeScale = ProcessInfo.processInfo.environment["VAE_TEST_TIME_SCALE"].flatMap(Double.init) ?? 1
 
 /// Starts `command` (an executable's path or a name on PATH, then its arguments) in the package root, with

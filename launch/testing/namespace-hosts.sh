@@ -3,8 +3,8 @@
 # Linux network namespace, and the ranks of different hosts talk to each other (and to mpirun)
 # over TCP only.
 #
-#   launch/namespace-hosts.sh COMMAND [ARGS...]
-#   launch/namespace-hosts.sh [MPIRUN-OPTIONS...] -- COMMAND [ARGS...]
+#   launch/testing/namespace-hosts.sh COMMAND [ARGS...]
+#   launch/testing/namespace-hosts.sh [MPIRUN-OPTIONS...] -- COMMAND [ARGS...]
 #
 # If the first argument starts with "-", everything up to the first "--" goes to mpirun as
 # extra options (e.g. "-x FOO -x BAR=1 --mca btl_base_verbose 30"); otherwise all arguments

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Peer: the book's digits VAE (GDL_code chapter 3) in PyTorch, timed on Fashion-MNIST like `vae bench`.
 
-  ~/venv-torch/bin/python launch/peers/torch_vae.py --threads 1              # one process, one thread
-  ~/venv-torch/bin/python launch/peers/torch_vae.py --ranks 2 --threads 1    # DDP over gloo, two ranks
-  ~/venv-torch/bin/python launch/peers/torch_vae.py --threads 1 --limit 60000 --warmup 0 --steps 1875
+  ~/venv-torch/bin/python launch/bench/peers/torch_vae.py --threads 1              # one process, one thread
+  ~/venv-torch/bin/python launch/bench/peers/torch_vae.py --ranks 2 --threads 1    # DDP over gloo, two ranks
+  ~/venv-torch/bin/python launch/bench/peers/torch_vae.py --threads 1 --limit 60000 --warmup 0 --steps 1875
                                                    # one epoch: mean_loss is its mean training loss
 Prints one JSON line: images/s over the timed steps, the mean loss and the settings.
 Model: conv 32,64,64,64 (k3, strides 1,2,2,1, 'same') + LeakyReLU(0.3), dense mu/log_var (z 2), dense ->

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Peer: the book's faces VAE (GDL_code chapter 3, CelebA) in PyTorch, timed on synthetic 128x128x3 images.
 
-  ~/venv-torch/bin/python launch/peers/torch_faces.py --threads 1              # one process, one thread
-  ~/venv-torch/bin/python launch/peers/torch_faces.py --ranks 2 --threads 1    # DDP over gloo, two ranks
+  ~/venv-torch/bin/python launch/bench/peers/torch_faces.py --threads 1              # one process, one thread
+  ~/venv-torch/bin/python launch/bench/peers/torch_faces.py --ranks 2 --threads 1    # DDP over gloo, two ranks
 Prints one JSON line like torch_vae.py, plus the model's parameter count.
 Model (03_05_vae_faces_train.ipynb): conv 32,64,64,64 (k3, stride 2, 'same'), each followed by BatchNorm,
 LeakyReLU(0.3), Dropout(0.25); dense mu/log_var (z 200); dense -> 8x8x64; conv-transpose 64,64,32,3

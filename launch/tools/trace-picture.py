@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Draws steps FIRST..LAST of a `vae train --trace` file as a PNG, one pair of rows per rank, for the README
 (a browser with Perfetto shows the same file interactively; this makes a picture where there is none).
-    launch/trace-picture.py TRACE.json OUT.png [FIRST LAST]     default: the last two steps traced in detail
+    launch/tools/trace-picture.py TRACE.json OUT.png [FIRST LAST]     default: the last two steps traced in detail
 Needs Pillow (`apt-get install python3-pil`)."""
 import json
 import sys

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The cost model against measurement: the faces model, 16 images a rank, on 2 and 4 network-namespace hosts
-# (launch/namespace-hosts.sh, root) whose links tc shapes to 10 and 1 Gbit/s, floats and bf16. Each run prints
+# (launch/testing/namespace-hosts.sh, root) whose links tc shapes to 10 and 1 Gbit/s, floats and bf16. Each run prints
 # its measured step beside the step `vae bench --link-gbit` predicts from that run's compute, then the error.
-#   launch/bench-scaling.sh [HOSTS...]     (default: 2 4)
+#   launch/bench/bench-scaling.sh [HOSTS...]     (default: 2 4)
 # Every "host" shares this machine's cores: beyond one rank a core, the ranks take turns and the
 # measurement says more about the machine than the link (see docs/distributed.md, *The cost model*).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 [[ $(id -u) == 0 ]] || { echo "bench-scaling.sh: needs root (network namespaces)" >&2; exit 2; }
 hosts=("$@")
 ((${#hosts[@]})) || hosts=(2 4)
@@ -17,7 +17,7 @@ echo "# 1 rank: $("${faces[@]}" | head -n 1)"
 for count in "${hosts[@]}"; do
   for rate in 10gbit 1gbit; do
     for compression in none bf16; do
-      lines=$(HOSTS=$count HOSTS_RATE=$rate HOSTS_TIMEOUT=600 launch/namespace-hosts.sh --mca mpi_yield_when_idle 1 -- \
+      lines=$(HOSTS=$count HOSTS_RATE=$rate HOSTS_TIMEOUT=600 launch/testing/namespace-hosts.sh --mca mpi_yield_when_idle 1 -- \
         "${faces[@]}" --set allreduce.compression=$compression --link-gbit "${rate%gbit}" 2>/dev/null | grep '^{')
       python3 - "$count" "$rate" "$compression" "$lines" <<'PY'
 import json, sys

@@ -2,12 +2,12 @@
 # A throwaway Slurm cluster on this machine, to try launch/slurm.sbatch, requeueing and signals without a
 # real cluster. Run as root; needs Debian's slurm-wlm, munge, slurmdbd and mariadb-server packages (Slurm
 # 22.05, MariaDB 10.11): launch/install-packages.sh --test installs them.
-#   launch/slurm-local-cluster.sh start    writes the configuration, starts munged, mariadbd, slurmdbd,
+#   launch/testing/slurm-local-cluster.sh start    writes the configuration, starts munged, mariadbd, slurmdbd,
 #                                          slurmctld and slurmds, and waits until every node is idle
-#   launch/slurm-local-cluster.sh stop     cancels the jobs, stops the daemons, removes the state directory
-#   launch/slurm-local-cluster.sh status   prints sinfo and squeue
-#   launch/slurm-local-cluster.sh jobs     every job since start, from sacct: id, name, state, exit codes
-#   eval "$(launch/slurm-local-cluster.sh env)"   points sbatch, srun, squeue, sacct... at this cluster, and
+#   launch/testing/slurm-local-cluster.sh stop     cancels the jobs, stops the daemons, removes the state directory
+#   launch/testing/slurm-local-cluster.sh status   prints sinfo and squeue
+#   launch/testing/slurm-local-cluster.sh jobs     every job since start, from sacct: id, name, state, exit codes
+#   eval "$(launch/testing/slurm-local-cluster.sh env)"   points sbatch, srun, squeue, sacct... at this cluster, and
 #                                          Open MPI's TCP at loopback (every node is this host)
 # start and stop may be repeated. Everything (configuration, munge key and socket, database, spool, logs)
 # lives in one directory; the host's /etc/slurm, /etc/munge, /etc/mysql and /var/lib/mysql are neither
@@ -130,7 +130,7 @@ write_config() {
     *) echo "VAE_SLURM_NODES must be several or one, not $layout" >&2; exit 2 ;;
   esac
   cat >"$conf" <<EOF
-# Written by launch/slurm-local-cluster.sh at each start.
+# Written by launch/testing/slurm-local-cluster.sh at each start.
 ClusterName=$cluster
 SlurmctldHost=$host(127.0.0.1)
 SlurmctldPort=$port
@@ -182,7 +182,7 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF
   # Read by the cgroup plugins only (VAE_SLURM_PROCTRACK=cgroup); autodetect picks v1 or v2.
   cat >"$state/etc/cgroup.conf" <<EOF
-# Written by launch/slurm-local-cluster.sh at each start.
+# Written by launch/testing/slurm-local-cluster.sh at each start.
 CgroupPlugin=autodetect
 ConstrainCores=no
 ConstrainRAMSpace=no
@@ -195,7 +195,7 @@ EOF
   (
     umask 077
     cat >"$state/etc/slurmdbd.conf" <<EOF
-# Written by launch/slurm-local-cluster.sh at each start.
+# Written by launch/testing/slurm-local-cluster.sh at each start.
 DbdHost=$host
 DbdAddr=127.0.0.1
 DbdPort=$dbd_port

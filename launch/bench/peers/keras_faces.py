@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Peer: the book's faces VAE (GDL_code chapter 3, CelebA) in Keras on TensorFlow, on synthetic 128x128x3 images.
 
-  ~/venv-tf/bin/python launch/peers/keras_faces.py --threads 1
+  ~/venv-tf/bin/python launch/bench/peers/keras_faces.py --threads 1
 Prints one JSON line like torch_faces.py. Model (03_05_vae_faces_train.ipynb, models/VAE.py): conv
 32,64,64,64 (k3, stride 2, 'same'), each BatchNormalization, LeakyReLU(0.3), Dropout(0.25); dense
 mu/log_var (z 200); dense -> 8x8x64; conv-transpose 64,64,32,3 (stride 2), BN + LeakyReLU + Dropout on all

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers of files a user hands us (Fuzz/Targets) with libFuzzer, SECONDS each, one at a time.
-#   launch/fuzz.sh SECONDS [TARGET...]        targets: idx safetensors state config image attributes (default: all)
+#   launch/testing/fuzz.sh SECONDS [TARGET...]        targets: idx safetensors state config image attributes (default: all)
 # Builds vae-fuzz with libFuzzer and AddressSanitizer into .build/fuzz, apart from the normal build. Each
 # target starts from Fuzz/corpus/TARGET; the inputs it finds go to $FUZZ_WORK/TARGET/corpus (default
 # /tmp/vae-fuzz), never into the repository. A crash, a run over 10 s or over 2 GB stops that target and
@@ -8,8 +8,8 @@
 # and add the file to Fuzz/regressions/TARGET, which the test suite replays (FuzzRegressionTests).
 # Prints one line per target: executions, executions a second, coverage, new inputs, findings.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-seconds=${1:?usage: launch/fuzz.sh SECONDS [TARGET...]}
+cd "$(dirname "$0")/../.."
+seconds=${1:?usage: launch/testing/fuzz.sh SECONDS [TARGET...]}
 shift
 targets=("$@")
 (( ${#targets[@]} )) || targets=(idx safetensors state config image attributes)

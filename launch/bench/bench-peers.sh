@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side by side, one after another on the same machine: this trainer, Keras/TensorFlow and PyTorch on the
 # same data and settings, then every ratio docs/performance.md and the speed targets quote, from this one run.
-#   TF_PYTHON=~/venv-tf/bin/python TORCH_PYTHON=~/venv-torch/bin/python launch/bench-peers.sh [PASS...]
+#   TF_PYTHON=~/venv-tf/bin/python TORCH_PYTHON=~/venv-torch/bin/python launch/bench/bench-peers.sh [PASS...]
 # PASS is any of (default: all three):
 #   digits  batch 32 per rank, z 2, 20,000 Fashion-MNIST images, 20 warm-up + 200 timed steps, on 1 core
 #           and on 2 (ours with overlapped buckets, with one fused allreduce, and as 1 process of 2 threads)
@@ -9,15 +9,15 @@
 #           steps: 1 rank (Keras with 1 and 2 threads), 2 ranks of 16 images (ours, PyTorch DDP), and ours
 #           on 1 rank at 16 images, the base of the scaling, two such runs at once that never communicate
 #           (the machine's ceiling on scaling), and ours as 1 process of 2 threads
-#   links   the faces model's 2 ranks of 16 images on two network-namespace hosts (launch/namespace-hosts.sh, root) whose
+#   links   the faces model's 2 ranks of 16 images on two network-namespace hosts (launch/testing/namespace-hosts.sh, root) whose
 #           links tc limits to 10 and 1 Gbit/s, fp32 and bf16 gradients
 # Each run prints one JSON line, tagged "run"; the ratios follow, each with its target. Every pass runs
-# twice and the ratios take each run's mean. The peers are launch/peers/*.py (PEERS_DIR picks others);
-# install tensorflow-cpu and torch in virtualenvs outside the repository, as launch/peers/README.md shows.
+# twice and the ratios take each run's mean. The peers are launch/bench/peers/*.py (PEERS_DIR picks others);
+# install tensorflow-cpu and torch in virtualenvs outside the repository, as launch/bench/peers/README.md shows.
 # A peer whose Python is missing is skipped, and so are the ratios that need it.
 set -uo pipefail
-cd "$(dirname "$0")/.."
-peers=${PEERS_DIR:-launch/peers}
+cd "$(dirname "$0")/../.."
+peers=${PEERS_DIR:-launch/bench/peers}
 tf=${TF_PYTHON:-python3}
 torch=${TORCH_PYTHON:-python3}
 passes=("$@")
@@ -89,7 +89,7 @@ for repeat in 1 2; do
         run links-ours-1-batch16 "$vae" bench "${faces[@]}" --batch-per-rank 16
         for rate in 10gbit 1gbit; do
           for compression in none bf16; do
-            run "links-$rate-$compression" env HOSTS_RATE=$rate HOSTS_TIMEOUT=600 launch/namespace-hosts.sh \
+            run "links-$rate-$compression" env HOSTS_RATE=$rate HOSTS_TIMEOUT=600 launch/testing/namespace-hosts.sh \
               "$vae" bench "${faces[@]}" --batch-per-rank 16 --set allreduce.compression=$compression
           done
         done ;;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Peer: the book's digits VAE (GDL_code chapter 3) in Keras on TensorFlow, the book's own framework.
 
-  ~/venv-tf/bin/python launch/peers/keras_vae.py --threads 1    # one thread (--threads 2: two)
+  ~/venv-tf/bin/python launch/bench/peers/keras_vae.py --threads 1    # one thread (--threads 2: two)
 Prints one JSON line like torch_vae.py: images/s over the timed steps, the mean loss and the settings.
 Same model, data, loss and schedule as torch_vae.py; one process, TensorFlow's intra-op threads.
 keras_faces.py reuses conv_vae(), set_threads() and train() from here.

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The long kill test: POINTS (default 24) random kill points, each a rank of `mpirun -np 2 vae train`
 # sending itself SIGSTOP, SIGKILL or SIGTERM (in turn) up to 150 ms into a random step, then `--resume`.
-#   launch/kill-test.sh [POINTS] [SEED]        SEED defaults to the time, and is printed so a run can be repeated
+#   launch/testing/kill-test.sh [POINTS] [SEED]        SEED defaults to the time, and is printed so a run can be repeated
 # Every point must end the job within the watchdog's 10 s (plus 20 s to abort), leave no rank running and
 # every checkpoint whole, and resume to the same bytes as a run never interrupted (StallAndKillTests; CI
 # runs 3 points). Prints one line per point and a summary.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 points=${1:-24}
 seed=${2:-$(date +%s)}
 echo "kill test: $points points, seed $seed"
