@@ -1,6 +1,6 @@
 // `vae bench`: warm-up steps, then timed steps of the trainer's own loop on the real data, or with
 // --synthetic on random in-memory images of the config's input shape (no files), alone or under mpirun;
-// rank 0 prints one JSON line. Defaults match launch/peers/*_vae.py: batch 32 per rank, z 2, the first
+// rank 0 prints one JSON line. Defaults match launch/bench/peers/*_vae.py: batch 32 per rank, z 2, the first
 // 20,000 Fashion-MNIST images, 20 warm-up and 200 timed steps.
 
 import ArgumentParser
@@ -148,7 +148,7 @@ struct Prediction: Encodable {
     }
 }
 
-/// The line `vae bench` prints; the keys are those of launch/peers' scripts where they overlap.
+/// The line `vae bench` prints; the keys are those of launch/bench/peers' scripts where they overlap.
 struct BenchResult: Encodable {
     var peer = "swift-vae"
     let backend, data: String
