@@ -90,6 +90,8 @@ let package = Package(
         ]),
         .testTarget(name: "VAECommandLineTests", dependencies: ["TestSupport", "VAEReport", "VAEData", "VAETraining", "vae"]),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["TestSupport", "FuzzTargets"]),
-        .testTarget(name: "MultiRankEndToEndTests", dependencies: ["TestSupport", "VAECheckpoint", "VAEMath", "vae", "vae-fault-injection"]),
+        .testTarget(name: "MultiRankEndToEndTests", dependencies: [
+            "TestSupport", "VAECheckpoint", "VAEMath", "vae", "vae-fault-injection", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
     ]
 )

@@ -1,10 +1,14 @@
 // Checkpoint: one directory per checkpoint under OUT/checkpoints/step-NNNNNNNN/, holding
 //   model.safetensors      every parameter and batch-norm statistic by name (F32)
+//   ema.safetensors        with training.ema_decay: the weights' moving average, by the same names
 //   optimizer.safetensors  Adam's moments (by the same names) and its step count
-//   state.json             format version, progress, seed, world size, the resolved config, checksums
+//   state.json             format version, progress, seed, world size, the resolved config, validation
+//                          losses, checksums
 // Rank 0 writes it into a temporary directory, fsyncs, renames it into place, then repoints
 // OUT/checkpoints/latest; so a crash at any moment leaves the previous checkpoint whole. Weights with a NaN
-// or an infinity are refused: resuming from them could only go on producing NaN.
+// or an infinity are refused: resuming from them could only go on producing NaN. With checkpoint.keep_best,
+// the checkpoint of the lowest validation loss is also kept as best-step-N (hard links), `best` naming it;
+// pruning and --resume see only the step-N directories.
 
 import Crypto
 import Foundation
@@ -28,12 +32,16 @@ public struct CheckpointState: Codable, Equatable, Sendable {
     public var globalBatch: Int
     public var learningRate: Float
     public var config: TrainingConfig
+    /// The mean validation loss of these weights, when it was measured at this step; and the lowest measured
+    /// in the run so far, this one included, which a resumed run's keep_best goes on from.
+    public var validationLoss: Double?, bestValidationLoss: Double?
     /// SHA-256 of each file of the checkpoint, by file name.
     public var checksums: [String: String]
 
     enum CodingKeys: String, CodingKey {
         case formatVersion = "format_version", step, epoch, stepInEpoch = "step_in_epoch", seed, worldSize = "world_size"
         case globalBatch = "global_batch", learningRate = "learning_rate", config, checksums
+        case validationLoss = "validation_loss", bestValidationLoss = "best_validation_loss"
     }
 
     public init(from decoder: Decoder) throws {
@@ -44,6 +52,8 @@ public struct CheckpointState: Codable, Equatable, Sendable {
         learningRate = try c.decode(Float.self, forKey: .learningRate)
         // Read as a config file is, so that old keys and settings added since keep working.
         config = try TrainingConfig(c.decode(ConfigTree.self, forKey: .config))
+        validationLoss = try c.decodeIfPresent(Double.self, forKey: .validationLoss)
+        bestValidationLoss = try c.decodeIfPresent(Double.self, forKey: .bestValidationLoss)
         checksums = try c.decode([String: String].self, forKey: .checksums)
     }
 
@@ -58,6 +68,8 @@ public struct CheckpointState: Codable, Equatable, Sendable {
         try c.encode(globalBatch, forKey: .globalBatch)
         try c.encode(learningRate, forKey: .learningRate)
         try c.encode(JSONTree(config.settingsTree), forKey: .config)
+        try c.encodeIfPresent(validationLoss, forKey: .validationLoss)
+        try c.encodeIfPresent(bestValidationLoss, forKey: .bestValidationLoss)
         try c.encode(checksums, forKey: .checksums)
     }
 
@@ -80,21 +92,28 @@ public struct LoadedCheckpoint {
     public let state: CheckpointState
     public let model: SafetensorsFile
     public let optimizer: SafetensorsFile
+    /// The weights' moving average, when the run kept one.
+    public var average: SafetensorsFile?
+
+    public init(path: String, state: CheckpointState, model: SafetensorsFile, optimizer: SafetensorsFile, average: SafetensorsFile? = nil) {
+        (self.path, self.state, self.model, self.optimizer, self.average) = (path, state, model, optimizer, average)
+    }
 }
 
 public enum Checkpoint {
     public static let modelFile = "model.safetensors"
     public static let optimizerFile = "optimizer.safetensors"
+    public static let averageFile = "ema.safetensors"
     public static let stateFile = "state.json"
 
     public static func directory(of runDirectory: String) -> String { runDirectory + "/checkpoints" }
 
     public static func name(step: Int) -> String { String(format: "step-%08d", step) }
 
-    /// Writes a checkpoint of `model` and `optimizer` and repoints `latest`; keeps the newest `keep`. Throws,
-    /// writing nothing, when some weight is NaN or infinite.
+    /// Writes a checkpoint of `model`, `optimizer` and `average` (if any) and repoints `latest`; keeps the
+    /// newest `keep`. Throws, writing nothing, when some weight is NaN or infinite.
     @discardableResult
-    public static func write(runDirectory: String, model: VariationalAutoencoder, optimizer: Adam,
+    public static func write(runDirectory: String, model: VariationalAutoencoder, optimizer: Adam, average: WeightAverage? = nil,
                              state progress: CheckpointState, keep: Int) throws -> String {
         let root = directory(of: runDirectory)
         if let tensor = model.parameters.firstNonfiniteEntry {
@@ -107,13 +126,13 @@ public enum Checkpoint {
             try? FileManager.default.removeItem(atPath: root + "/" + stale)
         }
         try DurableFiles.createDirectory(temporary)
-        let modelBytes = try ModelWeights.file(of: model).encoded()
-        let optimizerBytes = try optimizerFile(model: model, optimizer: optimizer).encoded()
+        var files = [(modelFile, try ModelWeights.file(of: model).encoded()),
+                     (optimizerFile, try optimizerFile(model: model, optimizer: optimizer).encoded())]
+        if let average { files.append((averageFile, try ModelWeights.file(of: model, values: average.values.baseAddress!).encoded())) }
         var state = progress
-        state.checksums = [modelFile: sha256Hex(modelBytes), optimizerFile: sha256Hex(optimizerBytes)]
+        state.checksums = Dictionary(uniqueKeysWithValues: files.map { ($0.0, sha256Hex($0.1)) })
         do {
-            try DurableFiles.write(modelBytes, to: temporary + "/" + modelFile)
-            try DurableFiles.write(optimizerBytes, to: temporary + "/" + optimizerFile)
+            for (name, bytes) in files { try DurableFiles.write(bytes, to: temporary + "/" + name) }
             try DurableFiles.write(Array(try JSON.pretty(state)), to: temporary + "/" + stateFile)
             try DurableFiles.syncDirectory(temporary)
         } catch {
@@ -163,7 +182,34 @@ public enum Checkpoint {
             }
             return try SafetensorsFile(bytes: bytes, source: file)
         }
-        return LoadedCheckpoint(path: path, state: state, model: try verified(modelFile), optimizer: try verified(optimizerFile))
+        return LoadedCheckpoint(path: path, state: state, model: try verified(modelFile), optimizer: try verified(optimizerFile),
+                                average: state.checksums[averageFile] == nil ? nil : try verified(averageFile))
+    }
+
+    /// Keeps the checkpoint at `path` (a step-N directory) as the run's best too: best-step-N, hard links to
+    /// its files, then `best` names it and the best before it goes. Returns best-step-N's path.
+    @discardableResult
+    public static func keepAsBest(_ path: String) throws -> String {
+        let root = (path as NSString).deletingLastPathComponent, name = "best-" + (path as NSString).lastPathComponent
+        let final = root + "/" + name, temporary = root + "/.tmp-" + name
+        try? FileManager.default.removeItem(atPath: temporary)
+        try DurableFiles.createDirectory(temporary)
+        for file in try FileManager.default.contentsOfDirectory(atPath: path) {
+            guard link(path + "/" + file, temporary + "/" + file) == 0 else {
+                throw VAEError("\(temporary)/\(file): cannot link the best checkpoint's file: \(String(cString: strerror(errno)))")
+            }
+        }
+        try DurableFiles.syncDirectory(temporary)
+        try? FileManager.default.removeItem(atPath: final)
+        guard rename(temporary, final) == 0 else {
+            throw VAEError("\(final): cannot move the best checkpoint into place: \(String(cString: strerror(errno)))")
+        }
+        try DurableFiles.syncDirectory(root)
+        try DurableFiles.replaceSymlink(at: root + "/best", pointingTo: name)
+        for older in ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []) where older.hasPrefix("best-step-") && older != name {
+            try? FileManager.default.removeItem(atPath: root + "/" + older)
+        }
+        return final
     }
 
     /// The newest checkpoint under `runDirectory` that reads and verifies; `warn` hears about each skipped one.
@@ -190,9 +236,18 @@ public enum Checkpoint {
         return SafetensorsFile(tensors: tensors, metadata: ["step": "\(optimizer.step)", "optimizer": "adam"])
     }
 
-    /// Restores a checkpoint's weights and optimizer state into `model` and `optimizer`.
-    public static func restore(_ checkpoint: LoadedCheckpoint, model: VariationalAutoencoder, optimizer: Adam) throws {
+    /// Restores a checkpoint's weights and optimizer state into `model` and `optimizer`, and its moving average
+    /// into `average` (which starts again from the weights when the checkpoint kept none).
+    public static func restore(_ checkpoint: LoadedCheckpoint, model: VariationalAutoencoder, optimizer: Adam,
+                               average: WeightAverage? = nil) throws {
         try ModelWeights.load(checkpoint.model, into: model, source: checkpoint.path + "/" + modelFile)
+        if let average {
+            if let file = checkpoint.average {
+                try ModelWeights.load(file, into: model.parameters, values: average.values.baseAddress!, source: checkpoint.path + "/" + averageFile)
+            } else {
+                _ = average.values.update(fromContentsOf: model.parameters.valueBuffer)
+            }
+        }
         let source = checkpoint.path + "/" + optimizerFile
         guard let step = checkpoint.optimizer.metadata["step"].flatMap(Int.init) else {
             throw VAEError("\(source): no step count in the metadata")

@@ -84,7 +84,7 @@ private struct VersionOne: Decodable {
         settings.data.testLabels = c.data.testLabels ?? settings.data.testLabels
         let t = c.training
         (settings.training.seed, settings.training.epochs, settings.training.batchSize) = (t.seed, t.epochs, t.batchSize)
-        (settings.training.microBatch, settings.learningRate.base, settings.training.rLossFactor) = (t.microBatch, t.learningRate, t.rLossFactor)
+        (settings.training.microBatch, settings.learningRate.base, settings.loss.rLossFactor) = (t.microBatch, t.learningRate, t.rLossFactor)
         (settings.learningRate.decay, settings.learningRate.decayEveryEpochs, settings.training.logEverySteps) = (t.lrDecay, t.lrStepSize, t.logEverySteps)
         if let a = c.allreduce { (settings.allreduce.overlap, settings.allreduce.bucketKB) = (a.overlap, a.bucketKB) }
         settings.output.directory = c.output.directory

@@ -5,18 +5,24 @@ import VAEMath
 import VAESupport
 
 public enum ModelWeights {
-    /// Every entry of the model's store, trainable and not, in declaration order.
-    public static func file(of model: VariationalAutoencoder) -> SafetensorsFile {
+    /// Every entry of the model's store, trainable and not, in declaration order; the trained values from
+    /// `values` when given (a WeightAverage's, laid out as the model's).
+    public static func file(of model: VariationalAutoencoder, values: UnsafePointer<Float>? = nil) -> SafetensorsFile {
         let p = model.parameters
         return SafetensorsFile(tensors: p.entries.map { entry in
-            let base = (entry.trainable ? p.values : p.state) + entry.slot.offset
+            let base = (entry.trainable ? values ?? UnsafePointer(p.values) : UnsafePointer(p.state)) + entry.slot.offset
             return (entry.name, entry.shape, Array(UnsafeBufferPointer(start: base, count: entry.slot.count)))
         })
     }
 
     /// Copies the file's tensors into the model; every entry must be present with its shape.
     public static func load(_ file: SafetensorsFile, into model: VariationalAutoencoder, source: String) throws {
-        let p = model.parameters
+        try load(file, into: model.parameters, values: model.parameters.values, source: source)
+    }
+
+    /// Copies the file's trained tensors into `values` (laid out as `p`'s values: the model's own, or a
+    /// WeightAverage's) and the others into `p`'s state.
+    public static func load(_ file: SafetensorsFile, into p: ParameterStore, values: UnsafeMutablePointer<Float>, source: String) throws {
         let expected = Set(p.entries.map(\.name))
         if let extra = file.tensors.first(where: { !expected.contains($0.name) }) {
             throw VAEError("\(source): tensor \(extra.name) is not part of this model (does the config's model section match the checkpoint's?)")
@@ -28,7 +34,7 @@ public enum ModelWeights {
             guard tensor.shape == entry.shape else {
                 throw VAEError("\(source): tensor \(entry.name) has shape \(tensor.shape), the model needs \(entry.shape)")
             }
-            let base = (entry.trainable ? p.values : p.state) + entry.slot.offset
+            let base = (entry.trainable ? values : p.state) + entry.slot.offset
             tensor.values.withUnsafeBufferPointer { base.update(from: $0.baseAddress!, count: entry.slot.count) }
         }
     }

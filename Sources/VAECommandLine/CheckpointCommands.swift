@@ -9,13 +9,21 @@ import VAEReport
 import VAESupport
 
 struct CheckpointOption: ParsableArguments {
-    @Option(help: ArgumentHelp("A checkpoint directory: OUT/checkpoints/step-NNNNNNNN, or OUT/checkpoints/latest.", valueName: "PATH"))
+    @Option(help: ArgumentHelp("A checkpoint directory: OUT/checkpoints/step-NNNNNNNN, OUT/checkpoints/latest or OUT/checkpoints/best.",
+                               valueName: "PATH"))
     var checkpoint: String
+
+    @Option(help: "ema: the weights' moving average when the checkpoint kept one (training.ema_decay), else the weights; raw: the weights.")
+    var weights = TrainedModel.Weights.preferAverage
 }
+
+extension TrainedModel.Weights: ExpressibleByArgument {}
 
 /// Loads the checkpoint's model and runs `body` with it; a VAEError becomes one line on stderr and exit status 2.
 func withTrainedModel(_ option: CheckpointOption, _ body: (TrainedModel) throws -> Void) throws {
-    try reportingErrors(SingleProcessCommunicator()) { try body(TrainedModel(checkpoint: option.checkpoint, convolutionBackend: try convolutionBackend(default: nil))) }
+    try reportingErrors(SingleProcessCommunicator()) {
+        try body(TrainedModel(checkpoint: option.checkpoint, weights: option.weights, convolutionBackend: try convolutionBackend(default: nil)))
+    }
 }
 
 /// For `validate()`: a usage error unless `value` is at least `minimum`; `option` names it in the message.

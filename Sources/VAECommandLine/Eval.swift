@@ -1,6 +1,6 @@
-// `vae eval`: a checkpoint's mean loss, reconstruction and KL over a whole image file, and with
-// --importance-samples K an importance-weighted log-likelihood estimate (see Evaluation.swift for the
-// likelihood used); one line for people, then one JSON line.
+// `vae eval`: a checkpoint's mean loss, reconstruction and KL over a whole image file, and with --iw-samples K
+// the importance-weighted bound on log p(x) and the ELBO of the same draws, in nats and bits per dimension
+// (see Evaluation.swift for the likelihoods); lines for people, then one JSON line.
 
 import ArgumentParser
 import Foundation
@@ -15,41 +15,50 @@ struct Eval: ParsableCommand {
 
     @OptionGroup var data: ImagesOption
 
-    @Option(help: "K > 0 adds an importance-weighted estimate of log p(x) from K draws of z per image (K decodings each).")
+    @Option(name: .customLong("iw-samples"),
+            help: "K > 0 adds the importance-weighted bound on log p(x) from K draws of z per image (K decodings each), and the ELBO of the same draws.")
     var importanceSamples = 0
 
-    func validate() throws { try check(importanceSamples, atLeast: 0, option: "--importance-samples") }
+    @Option(help: "The bound's likelihood p(x | z): r-loss (the book's loss as a Gaussian) or bernoulli.")
+    var likelihood = Evaluation.Likelihood.rLoss
+
+    func validate() throws { try check(importanceSamples, atLeast: 0, option: "--iw-samples") }
 
     func run() throws {
         try withTrainedModel(checkpoint) { trained in
             let images = try data.load(for: trained)
-            let result = Evaluation.run(trained.inference, data: images, rLossFactor: trained.config.training.rLossFactor,
-                                        seed: UInt64(trained.config.training.seed), importanceSamples: importanceSamples)
+            let result = Evaluation.run(trained.inference, data: images, rLossFactor: trained.config.loss.rLossFactor,
+                                        seed: UInt64(trained.config.training.seed), importanceSamples: importanceSamples, likelihood: likelihood)
             let loss = result.loss
-            var line = "\(images.path): \(images.count) images" + String(format: "  loss %.3f  reconstruction %.3f  kl %.3f",
-                                                                      loss.meanLoss, loss.meanReconstruction, loss.meanKL)
-            if let logLikelihood = result.logLikelihood {
-                line += String(format: "  log-likelihood %.3f nats (%d importance samples)", logLikelihood, importanceSamples)
+            printLine("\(images.path): \(images.count) images" + String(format: "  loss %.3f  reconstruction %.3f  kl %.3f",
+                                                                        loss.meanLoss, loss.meanReconstruction, loss.meanKL))
+            if let (bound, elbo) = result.bound {
+                printLine(String(format: "log p(x) ≥ %.3f nats (%.4f bits/dim), the importance-weighted bound of %d samples; ELBO %.3f nats (%.4f bits/dim)",
+                                 bound, result.bitsPerDimension(bound), importanceSamples, elbo, result.bitsPerDimension(elbo))
+                          + "; per image, under \(likelihood.description)")
             }
-            printLine(line)
-            printLine(try JSON.line(EvalSummary(data: images.path, images: images.count, loss: loss, logLikelihood: result.logLikelihood,
-                                                importanceSamples: importanceSamples)))
+            printLine(try JSON.line(EvalSummary(data: images.path, images: images.count, loss: loss, result: result,
+                                                importanceSamples: importanceSamples, likelihood: likelihood)))
         }
     }
 }
 
-/// The JSON line of `vae eval`: the means per image, and with importance samples the log-likelihood estimate.
+extension Evaluation.Likelihood: ExpressibleByArgument {}
+
+/// The JSON line of `vae eval`: the means per image, and with importance samples the bound and the ELBO.
 struct EvalSummary: Encodable {
     let data: String
     let images: Int
     let loss: LossSums
-    /// Nil without importance samples, which leaves out log_likelihood and importance_samples.
-    let logLikelihood: Double?
+    /// Without importance samples, the bound's keys are left out.
+    let result: Evaluation.Result
     let importanceSamples: Int
+    let likelihood: Evaluation.Likelihood
 
     enum CodingKeys: String, CodingKey {
         case data, images, loss, reconstruction, kl
-        case logLikelihood = "log_likelihood", importanceSamples = "importance_samples"
+        case logLikelihood = "log_likelihood", elbo, bitsPerDimension = "bits_per_dim", elboBitsPerDimension = "elbo_bits_per_dim"
+        case importanceSamples = "iw_samples", likelihood
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -59,9 +68,13 @@ struct EvalSummary: Encodable {
         try c.encodeNumberOrNull(loss.meanLoss, forKey: .loss)
         try c.encodeNumberOrNull(loss.meanReconstruction, forKey: .reconstruction)
         try c.encodeNumberOrNull(loss.meanKL, forKey: .kl)
-        if let logLikelihood {
-            try c.encodeNumberOrNull(logLikelihood, forKey: .logLikelihood)
+        if let (bound, elbo) = result.bound {
+            try c.encodeNumberOrNull(bound, forKey: .logLikelihood)
+            try c.encodeNumberOrNull(elbo, forKey: .elbo)
+            try c.encodeNumberOrNull(result.bitsPerDimension(bound), forKey: .bitsPerDimension)
+            try c.encodeNumberOrNull(result.bitsPerDimension(elbo), forKey: .elboBitsPerDimension)
             try c.encode(importanceSamples, forKey: .importanceSamples)
+            try c.encode(likelihood.rawValue, forKey: .likelihood)
         }
     }
 }

@@ -65,7 +65,8 @@ enum SettingsCatalog {
 
     /// Keys read under an old name for one release, with a warning: the learning-rate settings' move into one section.
     static let renamed = [("training.learning_rate", "learning_rate.base"), ("training.lr_decay", "learning_rate.decay"),
-                          ("training.lr_step_size", "learning_rate.decay_every_epochs"), ("schedule.warmup_steps", "learning_rate.warmup_steps")]
+                          ("training.lr_step_size", "learning_rate.decay_every_epochs"), ("schedule.warmup_steps", "learning_rate.warmup_steps"),
+                          ("training.r_loss_factor", "loss.r_loss_factor")]
 }
 
 extension TrainingConfig {

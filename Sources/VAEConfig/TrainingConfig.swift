@@ -45,6 +45,9 @@ public struct TrainingConfig: Equatable, Sendable, Decodable {
         public var resize = Resize.stretch
         @Setting("bad_images", "A folder's undecodable image: error (one line naming it, exit 2), or skip it with a warning.")
         public var badImages = BadImages.error
+        @Setting("validation", "Images to validate on: an IDX file, a folder, or test (data.test); empty: none, unless "
+                 + "checkpoint.keep_best asks for the test split.")
+        public var validation = ""
         @Setting("cache_dir", "Where a folder's decoded images are cached; node-local, so nodes without a shared file system each build their own.")
         public var cacheDirectory = "/tmp/vae-image-cache"
 
@@ -60,7 +63,6 @@ public struct TrainingConfig: Equatable, Sendable, Decodable {
         @Setting("batch_size", "The global batch: summed over all ranks.", .positive) public var batchSize = 32
         @Setting("micro_batch", "Samples per gradient leaf: a batch's gradient is the pairwise-tree sum of its micro-batches'.", .positive)
         public var microBatch = 8
-        @Setting("r_loss_factor", "The weight of the reconstruction term (the book's r_loss_factor).", .positive) public var rLossFactor = 1000.0
         @Setting("log_every_steps", "Record metrics every this many steps, and print a progress line when stdout is not a terminal.",
                  .offOrPositive("a positive number of steps (0: only the per-epoch lines)"))
         public var logEverySteps = 500
@@ -68,8 +70,32 @@ public struct TrainingConfig: Equatable, Sendable, Decodable {
         public var convBackend = ConvolutionBackend.default
         @Setting("on_nonfinite", "A step whose loss or gradients went NaN or infinite on any rank: stop the run, or skip the step and count it.")
         public var onNonfinite = OnNonfinite.stop
-        @Setting("max_skipped_steps", "Under on_nonfinite: skip, the run stops once more steps than this were skipped in it.", .nonNegative)
+        @Setting("max_skipped_steps", "The run stops once more steps than this were skipped in it (on_nonfinite: skip, skip_grad_norm).",
+                 .nonNegative)
         public var maxSkippedSteps = 100
+        @Setting("clip_grad_norm", "Scale the summed gradient down to this global L2 norm when it is larger (PyTorch's clip_grad_norm_).",
+                 .offOrPositive())
+        public var clipGradNorm = 0.0
+        @Setting("skip_grad_norm", "Skip a step whose summed gradient's global L2 norm is above this (vdvae's skip threshold), counted as a skipped step.",
+                 .offOrPositive())
+        public var skipGradNorm = 0.0
+        @Setting("ema_decay", "Keep an exponential moving average of the weights with this decay (0.999–0.9999 is usual), saved beside them and used "
+                 + "for the pictures and by the commands on a checkpoint.", Rule("0 (off) or in (0, 1)") { $0 >= 0 && $0 < 1 })
+        public var emaDecay = 0.0
+
+        public init() {}
+    }
+
+    /// The loss: the book's weighted reconstruction term plus a KL term weighted by β, ramped up and cycled on request.
+    public struct Loss: Equatable, Sendable, Decodable {
+        @Setting("r_loss_factor", "The weight of the reconstruction term (the book's r_loss_factor).", .positive) public var rLossFactor = 1000.0
+        @Setting("beta", "The weight of the KL term (β-VAE, Higgins et al. 2017); 1: the book's VAE.", .positive) public var beta = 1.0
+        @Setting("kl_warmup_steps", "The KL term's weight ramps linearly from 0 to beta over this many steps (Bowman et al. 2016).",
+                 .offOrPositive("a number of steps"))
+        public var klWarmupSteps = 0
+        @Setting("kl_cycle_steps", "Start the ramp again every this many steps (cyclical annealing, Fu et al. 2019).",
+                 .offOrPositive("a number of steps"))
+        public var klCycleSteps = 0
 
         public init() {}
     }
@@ -115,6 +141,21 @@ public struct TrainingConfig: Equatable, Sendable, Decodable {
         @Setting("every_epochs", "Write a checkpoint every this many epochs; one is always written at the end.", .offOrPositive())
         public var everyEpochs = 1
         @Setting("keep", "How many of the newest checkpoints to keep.", .positive) public var keep = 3
+        @Setting("keep_best", "Also keep checkpoints/best, the checkpoint of the lowest validation loss; pruning and --resume leave it be.")
+        public var keepBest = false
+
+        public init() {}
+    }
+
+    public struct Validation: Equatable, Sendable, Decodable {
+        @Setting("every_epochs", "Evaluate data.validation every this many epochs, and at the end.", .positive) public var everyEpochs = 1
+
+        public init() {}
+    }
+
+    public struct TensorBoard: Equatable, Sendable, Decodable {
+        @Setting("enabled", "Rank 0 writes OUT/tensorboard/: every metric and sample picture, for `tensorboard --logdir OUT`.")
+        public var enabled = true
 
         public init() {}
     }
@@ -141,11 +182,14 @@ public struct TrainingConfig: Equatable, Sendable, Decodable {
     public var model = Model()
     public var data = Data()
     public var training = Training()
+    public var loss = Loss()
     public var learningRate = LearningRate()
     public var allreduce = Allreduce()
     public var output = Output()
     public var checkpoint = Checkpointing()
     public var samples = Samples()
+    public var validation = Validation()
+    public var tensorBoard = TensorBoard()
     public var watchdog = Watchdog()
 
     public init() {}
@@ -192,15 +236,35 @@ public struct TrainingConfig: Equatable, Sendable, Decodable {
         }
     }
 
-    /// Every setting that shapes the trajectory: the config without its output, checkpoint and samples
-    /// sections, which ranks may not share (only rank 0 writes files), nor the node-local cache's place.
+    /// Every setting that shapes the trajectory: the config without its output, checkpoint, samples and
+    /// tensorboard sections, which ranks may not share (only rank 0 writes files), nor the node-local cache's place.
     public var trajectorySettings: TrainingConfig {
         var settings = self
         settings.output = Output()
         settings.data.cacheDirectory = Data().cacheDirectory
         settings.checkpoint = Checkpointing()
         settings.samples = Samples()
+        settings.tensorBoard = TensorBoard()
         return settings
+    }
+
+    /// The images validated on: data.validation, `test` meaning data.test; with none named, data.test when
+    /// checkpoint.keep_best needs a validation loss; nil: no validation.
+    public var validationImages: String? {
+        switch data.validation {
+        case "": checkpoint.keepBest ? data.test : nil
+        case "test": data.test
+        default: data.validation
+        }
+    }
+
+    /// The KL term's weight at global step `step` (0-based): β, ramped from 0 over loss.kl_warmup_steps (again
+    /// every loss.kl_cycle_steps). Exactly β without a ramp, so the book's run keeps its bits.
+    public func klWeight(step: Int) -> Float {
+        let beta = Float(loss.beta), ramp = loss.klWarmupSteps
+        guard ramp > 0 else { return beta }
+        let inCycle = loss.klCycleSteps > 0 ? step % loss.klCycleSteps : step
+        return inCycle >= ramp ? beta : beta * Float(inCycle) / Float(ramp)
     }
 
     /// The learning rate of every step.

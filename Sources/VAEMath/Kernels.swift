@@ -61,6 +61,21 @@ public enum Kernels {
         return total
     }
 
+    /// √(Σ x²) in Double, over 8 lanes whose sums are added in one fixed order: a number to train with (gradient
+    /// clipping), the same bits on every rank, in every build.
+    public static func l2Norm(_ x: UnsafePointer<Float>, count: Int) -> Double {
+        var lanes = SIMD8<Double>(), i = 0
+        while i + 8 <= count {
+            var v = SIMD8<Double>()
+            for lane in 0..<8 { v[lane] = Double(x[i + lane]) }
+            lanes += v * v
+            i += 8
+        }
+        var total = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+        while i < count { total += Double(x[i]) * Double(x[i]); i += 1 }
+        return total.squareRoot()
+    }
+
     /// Unfolds an NHWC image batch into rows of patches: row (n, oh, ow) holds the K×K×C window
     /// under output pixel (oh, ow), zeros where the window hangs over the padding. A window row of K pixels
     /// is K·C contiguous Floats in the image, so inside the image each (row, kh) is one run.

@@ -147,11 +147,12 @@ public final class VariationalAutoencoder {
     }
 
     /// Forward, loss and backward for one batch: *adds* ∂(Σ per-image loss / globalBatch)/∂parameters into the
-    /// gradient buffer and returns the loss sums over this batch. `gradientsReady` hears each layer's parameter
-    /// range as soon as its gradients are complete, in the order of `backwardParameterRanges`.
+    /// gradient buffer, the KL term weighted by `klWeight`, and returns the loss sums over this batch.
+    /// `gradientsReady` hears each layer's parameter range as soon as its gradients are complete, in the order
+    /// of `backwardParameterRanges`.
     @discardableResult
-    public func forwardBackward(_ images: Tensor, _ context: StepContext, rLossFactor: Float, globalBatch: Int,
-                          gradientsReady: ((Range<Int>) -> Void)? = nil) -> LossSums {
+    public func forwardBackward(_ images: Tensor, _ context: StepContext, rLossFactor: Float, klWeight: Float = 1, globalBatch: Int,
+                                gradientsReady: ((Range<Int>) -> Void)? = nil) -> LossSums {
         /// One layer's backward, then the news that its gradients are complete.
         func backward(_ layer: Layer, _ gradient: Tensor) -> Tensor {
             let start = layerTimer == nil ? nil : ContinuousClock.now
@@ -164,9 +165,8 @@ public final class VariationalAutoencoder {
         let z = sampleLatent(mu, logVar, context)
         let reconstruction = decode(z, context)
         let n = images.batch
-        var sums = LossSums(samples: n)
-        sums.reconstruction = VAELoss.reconstruction(target: images, output: reconstruction, factor: rLossFactor,
-                                                     globalBatch: globalBatch, gradient: outputGradient)
+        let reconstructionSum = VAELoss.reconstruction(target: images, output: reconstruction, factor: rLossFactor,
+                                                       globalBatch: globalBatch, gradient: outputGradient)
         let dz = backward(decoderInput, decoder.reversed().reduce(outputGradient) { backward($1, $0) })
 
         // ∂z/∂μ = 1, ∂z/∂log σ² = ½·exp(log σ² / 2)·ε; then the KL term adds its own gradient.
@@ -176,8 +176,10 @@ public final class VariationalAutoencoder {
             meanGradient[i] = dz[i]
             logVarianceGradient[i] = dz[i] * 0.5 * expf(logVar[i] / 2) * epsilon[i]
         }
-        sums.kl = VAELoss.klDivergence(mean: mu, logVariance: logVar, globalBatch: globalBatch,
-                                       meanGradient: meanGradient, logVarianceGradient: logVarianceGradient)
+        let sums = LossSums(reconstruction: reconstructionSum,
+                            kl: VAELoss.klDivergence(mean: mu, logVariance: logVar, globalBatch: globalBatch, weight: klWeight,
+                                                     meanGradient: meanGradient, logVarianceGradient: logVarianceGradient),
+                            samples: n).weighting(kl: klWeight)
 
         encodedGradient.copy(from: backward(mean, meanGradient))
         let fromLogVariance = backward(logVariance, logVarianceGradient)
@@ -186,17 +188,18 @@ public final class VariationalAutoencoder {
         return sums
     }
 
-    /// The loss over a batch without touching gradients (inference mode unless `context.training`).
-    public func evaluate(_ images: Tensor, _ context: StepContext, rLossFactor: Float) -> LossSums {
+    /// The loss over a batch, the KL term weighted by `klWeight`, without touching gradients (inference mode
+    /// unless `context.training`).
+    public func evaluate(_ images: Tensor, _ context: StepContext, rLossFactor: Float, klWeight: Float = 1) -> LossSums {
         let (mu, logVar) = encode(images, context)
         let reconstruction = decode(sampleLatent(mu, logVar, context), context)
-        var sums = LossSums(samples: images.batch)
-        sums.reconstruction = VAELoss.reconstruction(target: images, output: reconstruction, factor: rLossFactor,
-                                                     globalBatch: images.batch, gradient: outputGradient)
         meanGradient.resize(batch: images.batch)
         logVarianceGradient.resize(batch: images.batch)
-        sums.kl = VAELoss.klDivergence(mean: mu, logVariance: logVar, globalBatch: images.batch,
-                                       meanGradient: meanGradient, logVarianceGradient: logVarianceGradient)
-        return sums
+        let sums = LossSums(reconstruction: VAELoss.reconstruction(target: images, output: reconstruction, factor: rLossFactor,
+                                                                   globalBatch: images.batch, gradient: outputGradient),
+                            kl: VAELoss.klDivergence(mean: mu, logVariance: logVar, globalBatch: images.batch,
+                                                     meanGradient: meanGradient, logVarianceGradient: logVarianceGradient),
+                            samples: images.batch)
+        return sums.weighting(kl: klWeight)
     }
 }

@@ -1,32 +1,68 @@
-// Evaluation: the VAE loss over a whole image file, and optionally an importance-weighted estimate of each
-// image's log-likelihood (Burda, Grosse & Salakhutdinov 2016), averaged over the file:
-//   log p(x) ≈ log (1/K) Σ_k p(x | z_k) p(z_k) / q(z_k | x),   z_k ~ q(z | x) = N(μ(x), diag σ²(x))
-// The likelihood is the Gaussian decoder the loss implies: r_loss_factor · mean((x − y)²) is −log N(x; y, s²·I)
-// up to a constant when s² = D / (2 · r_loss_factor), D = height · width · channels (0.392 for the book's run):
-//   log p(x | z) = −r_loss_factor · mean((x − y)²) − (D/2) · log(2π s²)
-// a density over pixel values scaled to [0, 1], in nats. With K = 1 the estimate's expectation is the ELBO,
-// −loss − (D/2) · log(2π s²); it rises towards log p(x) as K grows.
+// Evaluation: the VAE loss over a whole image file, and optionally an importance-weighted bound on each image's
+// log-likelihood (Burda, Grosse & Salakhutdinov 2016), averaged over the file:
+//   log p(x) ≥ log (1/K) Σ_k w_k,   w_k = p(x | z_k) p(z_k) / q(z_k | x),   z_k ~ q(z | x) = N(μ(x), diag σ²(x))
+// beside the ELBO of the same K draws, (1/K) Σ_k log w_k, which the bound never falls below (Jensen) and which
+// it equals in expectation at K = 1. Two likelihoods p(x | z), densities over pixel values in [0, 1], in nats:
+//   r-loss     the Gaussian decoder the book's loss implies: r_loss_factor · mean((x − y)²) is −log N(x; y, s²·I)
+//              up to a constant when s² = D / (2 · r_loss_factor), D = height · width · channels:
+//              log p(x | z) = −r_loss_factor · mean((x − y)²) − (D/2) · log(2π s²)
+//   bernoulli  Σ x log y + (1 − x) log(1 − y), the decoder's sigmoid output as each pixel's probability
+// Every draw is a pure function of (seed, k, image index), so a run is deterministic per seed.
 
 import Foundation
 import VAEData
 import VAEMath
 
 public enum Evaluation {
-    public struct Result: Sendable {
-        public let loss: LossSums
-        /// The mean importance-weighted log-likelihood in nats per image; nil when not asked for.
-        public let logLikelihood: Double?
+    /// p(x | z), the likelihood the bound uses.
+    public enum Likelihood: String, CaseIterable, Sendable {
+        case rLoss = "r-loss", bernoulli
+
+        public var description: String {
+            switch self {
+            case .rLoss: "the book's r_loss likelihood (a Gaussian of variance D / (2 · r_loss_factor))"
+            case .bernoulli: "a Bernoulli likelihood (the decoder's output as each pixel's probability)"
+            }
+        }
     }
 
-    /// Evaluates every image of `data`; `importanceSamples` K > 0 adds the log-likelihood estimate. Every draw of
-    /// z is a pure function of (seed, image index, k), as in training; the loss uses one draw per image (k = 0).
+    public struct Result: Sendable {
+        public let loss: LossSums
+        /// Per image, in nats, with importance samples: the bound on log p(x), and the ELBO of the same draws.
+        public let bound: (logLikelihood: Double, elbo: Double)?
+        /// Height × width × channels: what bits per dimension divide by.
+        public let dimensions: Int
+
+        /// A log-likelihood in nats per image as bits per dimension: −value / (D · ln 2).
+        public func bitsPerDimension(_ nats: Double) -> Double { -nats / (Double(dimensions) * log(2)) }
+    }
+
+    /// Evaluates every image of `data`; `importanceSamples` K > 0 adds the bound and its ELBO under `likelihood`.
+    /// The loss uses one draw per image, the bound's first (k = 0).
     public static func run(_ inference: Inference, data: ImageDataset, rLossFactor: Double, seed: UInt64,
-                           importanceSamples: Int = 0) -> Result {
+                           importanceSamples: Int = 0, likelihood: Likelihood = .rLoss) -> Result {
         let model = inference.model, zDim = inference.zDim
         let pixels = data.height * data.width * data.channels
-        let variance = Double(pixels) / (2 * rLossFactor)
-        let normalizer = Double(pixels) / 2 * log(2 * Double.pi * variance)
-        var loss = LossSums(), logLikelihood = 0.0
+        let normalizer = Double(pixels) / 2 * log(2 * Double.pi * Double(pixels) / (2 * rLossFactor))
+        /// log p(x | z) of one image and its decoding.
+        func logLikelihood(_ x: UnsafePointer<Float>, _ y: [Float]) -> Double {
+            var total = 0.0
+            switch likelihood {
+            case .rLoss:
+                for p in 0..<pixels {
+                    let d = Double(y[p] - x[p])
+                    total += d * d
+                }
+                return -rLossFactor * total / Double(pixels) - normalizer
+            case .bernoulli:
+                for p in 0..<pixels {
+                    let probability = min(max(Double(y[p]), 1e-7), 1 - 1e-7), target = Double(x[p])
+                    total += target * log(probability) + (1 - target) * log(1 - probability)
+                }
+                return total
+            }
+        }
+        var loss = LossSums(), bound = 0.0, elbo = 0.0
         inference.forEachBatch(of: data, Array(0..<data.count)) { images, indices in
             let context = StepContext(training: false, seed: seed, epoch: 0, sampleIndices: indices)
             loss += model.evaluate(images, context, rLossFactor: Float(rLossFactor))
@@ -46,19 +82,16 @@ public enum Evaluation {
                     }
                 }
                 for (row, decoded) in inference.decode(z).enumerated() {
-                    var squares = 0.0
-                    for p in 0..<pixels {
-                        let d = Double(decoded[p] - images[row * pixels + p])
-                        squares += d * d
-                    }
-                    logWeights[row].append(-rLossFactor * squares / Double(pixels) - normalizer + latentTerms[row])
+                    logWeights[row].append(logLikelihood(images.pointer + row * pixels, decoded) + latentTerms[row])
                 }
             }
             for weights in logWeights {
                 let largest = weights.max()!
-                logLikelihood += largest + log(weights.reduce(0) { $0 + exp($1 - largest) } / Double(importanceSamples))
+                bound += largest + log(weights.reduce(0) { $0 + exp($1 - largest) } / Double(importanceSamples))
+                elbo += weights.reduce(0, +) / Double(importanceSamples)
             }
         }
-        return Result(loss: loss, logLikelihood: importanceSamples > 0 ? logLikelihood / Double(data.count) : nil)
+        let images = Double(data.count)
+        return Result(loss: loss, bound: importanceSamples > 0 ? (bound / images, elbo / images) : nil, dimensions: pixels)
     }
 }

@@ -11,6 +11,7 @@ struct Cadence {
     let checkpointEverySteps: Int
     let checkpointEveryEpochs: Int
     let samplesEveryEpochs: Int
+    let validateEveryEpochs: Int
     let checkWeightsEverySteps: Int
 
     init(_ config: TrainingConfig, stepsPerEpoch: Int) {
@@ -20,6 +21,7 @@ struct Cadence {
         checkpointEverySteps = config.checkpoint.everySteps
         checkpointEveryEpochs = config.checkpoint.everyEpochs
         samplesEveryEpochs = config.samples.everyEpochs
+        validateEveryEpochs = config.validation.everyEpochs
         checkWeightsEverySteps = config.watchdog.checkEverySteps
     }
 
@@ -49,5 +51,10 @@ struct Cadence {
     func samples(after done: Int) -> Bool {
         guard endsEpoch(done) else { return false }
         return done == totalSteps || (samplesEveryEpochs > 0 && (done / stepsPerEpoch) % samplesEveryEpochs == 0)
+    }
+
+    /// Every `validation.every_epochs` epochs, and at the end.
+    func validates(after done: Int) -> Bool {
+        endsEpoch(done) && (done == totalSteps || (done / stepsPerEpoch) % validateEveryEpochs == 0)
     }
 }

@@ -1,7 +1,8 @@
 // SnapshotWriter: rank 0's checkpoints, and its pictures, each written by a thread of its own while training
-// goes on (PyTorch DCP's async_save, for this loop). At a save point the loop copies what the save needs (the
-// weights and batch-norm statistics; for a checkpoint Adam's moments and step too), a few MB, into the
-// writer's shadow model and goes on; the thread writes from that copy, so every file holds the bits it would
+// goes on (PyTorch DCP's async_save, for this loop). At a save point the loop copies what the save needs (for
+// a checkpoint the weights and batch-norm statistics, Adam's moments and step, and the weights' average; for
+// pictures the weights they show, the average when the run keeps one), a few MB, into the writer's shadow
+// model and goes on; the thread writes from that copy, so every file holds the bits it would
 // have held had the loop waited for it. Checkpoints and pictures are two writers, so slow pictures never hold
 // a checkpoint back.
 //
@@ -31,9 +32,20 @@ final class SnapshotWriter<Job: Sendable>: @unchecked Sendable {
     /// (a file, a figure) to `progress`, which the watchdog hears.
     typealias Write = (_ job: Job, _ say: (String) -> Void, _ progress: (String) -> Void) throws -> Void
 
-    /// The copy the thread writes from: the model's weights and state, and Adam's when the writer keeps them.
+    /// What a save copies.
+    enum Copies {
+        /// The weights, Adam's state and the weights' average: a checkpoint's.
+        case everything
+        /// The weights shown: the average when the run keeps one, else the weights; batch-norm statistics beside.
+        case shownWeights
+    }
+
+    /// The copy the thread writes from: the model's weights and state, and (copying everything) Adam's state
+    /// and the weights' average.
     let shadow: VariationalAutoencoder
     let shadowOptimizer: Adam?
+    let shadowAverage: WeightAverage?
+    private let copies: Copies
     private var write: Write?
     private let timelineRow: Timeline.Row
     private let timeline: Timeline?
@@ -48,14 +60,17 @@ final class SnapshotWriter<Job: Sendable>: @unchecked Sendable {
     }
     private let state = Mutex(State())
 
-    /// `makeWrite` is handed this writer's shadow model and optimizer (nil unless `keepsOptimizer`).
-    init(model: VariationalAutoencoder, convolutionBackend: ConvolutionBackend, keepsOptimizer: Bool, timeline: Timeline?,
-         row: Timeline.Row, makeWrite: (_ shadow: VariationalAutoencoder, _ optimizer: Adam?) throws -> Write) throws {
+    /// `makeWrite` is handed this writer's shadow model, optimizer and average (the last two only when copying
+    /// everything, the average only when the run keeps one).
+    init(model: VariationalAutoencoder, average: WeightAverage?, copies: Copies, convolutionBackend: ConvolutionBackend, timeline: Timeline?,
+         row: Timeline.Row, makeWrite: (_ shadow: VariationalAutoencoder, _ optimizer: Adam?, _ average: WeightAverage?) throws -> Write) throws {
         shadow = VariationalAutoencoder(model.architecture, seed: 0, convolutionBackend: convolutionBackend)
-        shadowOptimizer = keepsOptimizer ? Adam(parameterCount: model.parameters.count) : nil
+        shadowOptimizer = copies == .everything ? Adam(parameterCount: model.parameters.count) : nil
+        shadowAverage = copies == .everything ? average.map { WeightAverage(decay: $0.decay, of: model.parameters) } : nil
+        self.copies = copies
         self.timeline = timeline
         timelineRow = row
-        write = try makeWrite(shadow, shadowOptimizer)
+        write = try makeWrite(shadow, shadowOptimizer, shadowAverage)
         let thread = Thread { [self] in work() }
         thread.name = "snapshot writer"
         thread.start()
@@ -64,9 +79,9 @@ final class SnapshotWriter<Job: Sendable>: @unchecked Sendable {
     /// What the thread is doing, nil while it is idle.
     var activity: BackgroundWork? { state.withLock { $0.activity } }
 
-    /// Copies what the save needs from `model` and `optimizer` and hands `job` to the thread; first waits for the
-    /// save in flight, if any, and returns how long that took. Throws the last save's failure, if it failed.
-    func save(_ job: Job, model: VariationalAutoencoder, optimizer: Adam) throws -> Duration {
+    /// Copies what the save needs from `model`, `optimizer` and `average` and hands `job` to the thread; first
+    /// waits for the save in flight, if any, and returns how long that took. Throws the last save's failure, if it failed.
+    func save(_ job: Job, model: VariationalAutoencoder, optimizer: Adam, average: WeightAverage?) throws -> Duration {
         let started = ContinuousClock.now
         idle.wait()
         let waited = started.duration(to: .now)
@@ -75,8 +90,14 @@ final class SnapshotWriter<Job: Sendable>: @unchecked Sendable {
             throw failure
         }
         timeline.span("snapshot") {
-            shadow.parameters.copyWeights(from: model.parameters)
-            shadowOptimizer?.copyState(from: optimizer)
+            switch (copies, average) {
+            case (.everything, _):
+                shadow.parameters.copyWeights(from: model.parameters)
+                shadowOptimizer?.copyState(from: optimizer)
+                if let average { shadowAverage?.copy(from: average) }
+            case (.shownWeights, let average?): average.write(into: shadow.parameters, statistics: model.parameters)
+            case (.shownWeights, nil): shadow.parameters.copyWeights(from: model.parameters)
+            }
         }
         // Busy from now: a thread that never picks the job up is a stall too.
         state.withLock { state in

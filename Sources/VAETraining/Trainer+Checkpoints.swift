@@ -18,16 +18,18 @@ extension Trainer {
         guard checkpoint.state.globalBatch == config.training.batchSize, checkpoint.state.seed == config.training.seed else {
             throw VAEError("\(checkpoint.path): the checkpoint was trained with batch_size \(checkpoint.state.globalBatch) and seed \(checkpoint.state.seed); the config says \(config.training.batchSize) and \(config.training.seed)")
         }
-        try Checkpoint.restore(checkpoint, model: model, optimizer: optimizer)
+        try Checkpoint.restore(checkpoint, model: model, optimizer: optimizer, average: average)
     }
 
-    /// Rank 0's step count (and Adam's step count and moments) become everyone's; returns the first step to take.
+    /// Rank 0's step count (and Adam's step count and moments, and the weights' average) become everyone's;
+    /// returns the first step to take.
     func broadcastProgress(_ step: Int) throws -> Int {
         var numbers = [step, optimizer.step]
         try numbers.withUnsafeMutableBytes { try communicator.broadcast($0, root: 0) }
         optimizer.step = numbers[1]
         try communicator.broadcast(UnsafeMutableRawBufferPointer(optimizer.firstMoment), root: 0)
         try communicator.broadcast(UnsafeMutableRawBufferPointer(optimizer.secondMoment), root: 0)
+        if let average { try communicator.broadcast(UnsafeMutableRawBufferPointer(average.values), root: 0) }
         return numbers[0]
     }
 

@@ -1,8 +1,9 @@
 // Trainer.run: a whole run, from the start or a checkpoint to the last epoch. After each step, in this order:
-// the run's log and metrics (RunLog), the ranks' weight check, and rank 0's saves (checkpoint, pictures),
-// each when the cadence says. Only rank 0 logs and writes files.
+// validation, the run's log and metrics (RunLog, and TensorBoard's log), the ranks' weight check, and rank 0's
+// saves (checkpoint, the best one, pictures), each when the cadence says. Only rank 0 logs and writes files.
 
 import VAECheckpoint
+import VAEMath
 import VAESupport
 
 extension Trainer {
@@ -24,7 +25,10 @@ extension Trainer {
                            + "(training.epochs \(config.training.epochs) of \(sampler.stepsPerEpoch) steps): raise training.epochs to go on")
         }
         let runLog = try RunLog(trainer: self, first: first, say: leader ? log : nil, resuming: checkpoint != nil)
-        let writers = leader ? try RankZeroWriters(trainer: self) : nil
+        let writers = leader ? try RankZeroWriters(trainer: self, bestValidationLoss: checkpoint?.state.bestValidationLoss, tensorBoard: runLog.tensorBoard) : nil
+        let validation = try Validation.load(config).map {
+            Validation(images: $0, architecture: config.architecture, convolutionBackend: config.training.convBackend)
+        }
         runLog.say("training \(dataset.count) images of \(formatShape(dataset.imageShape)) from \(dataset.path)"
                    + (dataset.skipped.isEmpty ? "" : " (\(dataset.skipped.count) undecodable files skipped)") + ": "
                    + "\(model.parameters.count) parameters, \(sampler.stepsPerEpoch) steps of \(sampler.globalBatch) per epoch"
@@ -35,12 +39,14 @@ extension Trainer {
             let signal = try loop(first..<cadence.totalSteps) { step, result in
                 let done = step + 1
                 try writers?.collect().forEach(runLog.say)
-                if let report = runLog.record(result, step: step) { reports.append(report) }
+                let validated = try validation.flatMap { cadence.validates(after: done) ? try validate(on: $0, after: done) : nil }
+                if let report = runLog.record(result, step: step, validation: validated) { reports.append(report) }
                 if communicator.size > 1 && cadence.checksWeights(after: done) { try checkRanksAgree(after: done) }
                 if let writers {
                     watchdog?.mark(.waitingForWriter(afterStep: done))
-                    runLog.saveWaitSeconds += try writers.save(after: done, stopping: result.stopSignal != nil)
+                    runLog.saveWaitSeconds += try writers.save(after: done, stopping: result.stopSignal != nil, validation: validated)
                 }
+                runLog.stepEnded()
             }
             watchdog?.mark(.waitingForWriter(afterStep: runLog.done))
             try writers?.finish().forEach(runLog.say)
@@ -49,5 +55,15 @@ extension Trainer {
         guard let signal else { return .completed }
         runLog.say("stopped by signal \(signal) at step \(runLog.done); resume with --resume")
         return .stopped(signal: signal)
+    }
+
+    /// Every rank at once: the validation loss of the weights the run shows (their average when kept).
+    private func validate(on validation: Validation, after done: Int) throws -> LossSums {
+        watchdog?.mark(.writing("the validation", afterStep: done))
+        let p = model.parameters
+        return try (trace?.timeline).span("validation") {
+            try validation.evaluate(weights: UnsafePointer(average?.values.baseAddress ?? p.values), statistics: p, klWeight: Float(config.loss.beta),
+                                    rLossFactor: Float(config.loss.rLossFactor), seed: UInt64(config.training.seed), communicator: communicator)
+        }
     }
 }

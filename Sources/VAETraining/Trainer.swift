@@ -5,7 +5,8 @@
 //      bucket while the last backward pass runs, with the step's exchange (loss sums, stop requests,
 //      non-finite counts, batch statistics) in the last bucket;
 //   4. check the verdict: a step that went non-finite on any rank moves nothing (Trainer+Guards.swift);
-//   5. update: Adam moves each bucket's weights as soon as its global sum arrives.
+//   5. update: Adam moves each bucket's weights as soon as its global sum arrives (or, to clip the gradient
+//      or skip the step by its norm, once every bucket is in), and the weights' moving average follows.
 // With power-of-two rank counts the whole sum is one fixed binary tree over micro-batches, so the run is
 // bit-identical at 1, 2, 4, … ranks; at other counts too when each rank holds a power-of-two number of
 // micro-batches, and the same bits on every rank always. What happens between steps (logs, metrics,
@@ -26,6 +27,8 @@ public final class Trainer {
     public let dataset: ImageDataset
     public let model: VariationalAutoencoder
     public let optimizer: Adam
+    /// The weights' moving average (training.ema_decay); nil without one.
+    public let average: WeightAverage?
     public let sampler: EpochSampler
     let cadence: Cadence
     /// Where each step's images come from: the data set; the trace and the fault-injection binary wrap it.
@@ -92,6 +95,7 @@ public final class Trainer {
         model = VariationalAutoencoder(config.architecture, seed: seed, convolutionBackend: config.training.convBackend,
                                        reservedTail: StepExchange.reservedFloats)
         optimizer = Adam(parameterCount: model.parameters.count)
+        average = config.training.emaDecay > 0 ? WeightAverage(decay: Float(config.training.emaDecay), of: model.parameters) : nil
         sampler = EpochSampler(sampleCount: dataset.count, globalBatch: globalBatch, seed: seed)
         cadence = Cadence(config, stepsPerEpoch: sampler.stepsPerEpoch)
         batch = Tensor(batch: microBatch, itemShape: dataset.imageShape)
@@ -103,12 +107,17 @@ public final class Trainer {
 
     /// What one step leaves every rank with.
     public struct StepResult: Sendable {
-        /// Summed over the global batch.
+        /// Summed over the global batch, the KL term weighted as the step weighed it.
         public let loss: LossSums
         /// The signal that stops every rank after this step, if any rank caught one.
         public let stopSignal: Int32?
-        /// Set when the step was dropped as non-finite (training.on_nonfinite: skip); `loss` then means nothing.
-        public let skipped: NonfiniteStep?
+        /// Set when the step was dropped (non-finite, or its gradient's norm too large); `loss` then means nothing.
+        public let skipped: SkippedStep?
+        /// The summed gradient's global L2 norm, where it was measured: every step that clips or may skip by it,
+        /// otherwise each step that rank 0 logs.
+        public let gradientNorm: Double?
+        /// The KL term's weight this step.
+        public let klWeight: Float
     }
 
     /// One optimizer step, global step `step` (0-based). A step that went non-finite on any rank updates
@@ -118,6 +127,7 @@ public final class Trainer {
         if epochOrder.epoch != epoch { epochOrder = (epoch, sampler.order(epoch: epoch)) }
         let mine = sampler.indices(in: epochOrder.order, step: stepInEpoch, rank: communicator.rank, worldSize: communicator.size)
         let p = model.parameters, microBatch = config.training.microBatch, exchange = reduction.exchange
+        let klWeight = config.klWeight(step: step)
         var samples = 0
         for start in stride(from: mine.startIndex, to: mine.endIndex, by: microBatch) {
             let leaf = mine[start..<(start + microBatch)], last = leaf.endIndex == mine.endIndex
@@ -125,8 +135,8 @@ public final class Trainer {
             p.zeroGradients()
             images.gather(leaf, into: batch)
             let context = StepContext(training: true, seed: UInt64(config.training.seed), epoch: epoch, sampleIndices: leaf)
-            let sums = model.forwardBackward(batch, context, rLossFactor: Float(config.training.rLossFactor), globalBatch: sampler.globalBatch,
-                                             gradientsReady: last ? reduction.layerFinished : nil)
+            let sums = model.forwardBackward(batch, context, rLossFactor: Float(config.loss.rLossFactor), klWeight: klWeight,
+                                             globalBatch: sampler.globalBatch, gradientsReady: last ? reduction.layerFinished : nil)
             exchange.record(sums)
             samples += sums.samples
             if !last { reduction.addLeaf() }
@@ -134,17 +144,44 @@ public final class Trainer {
         exchange.request(stop: stopSignal())
         watchdog?.mark(.exchanging(step: step + 1))
         let summed = try reduction.finish()
-        let loss = summed.loss(samples: samples * communicator.size)
+        let loss = summed.loss(samples: samples * communicator.size).weighting(kl: klWeight)
+        func result(skipped: SkippedStep?, norm: Double?) -> StepResult {
+            StepResult(loss: loss, stopSignal: summed.stopSignal, skipped: skipped, gradientNorm: norm, klWeight: klWeight)
+        }
         guard summed.allFinite else {
             try reduction.discard()
-            return StepResult(loss: loss, stopSignal: summed.stopSignal, skipped: try dropNonfiniteStep(step))
+            return result(skipped: try skip(.nonfinite(try nonfiniteStep(step))), norm: nil)
         }
-        optimizer.advance(learningRate: learningRate(step: step))
-        while let bucket = try reduction.nextSum() {
-            optimizer.apply(bucket.clamped(to: 0..<p.count), parameters: p.values, gradients: p.gradients)
+        let (norm, skipped) = try update(step: step)
+        if skipped == nil {
+            p.updateRunningAverages(batches: sampler.globalBatch / microBatch)
+            average?.update(from: p)
         }
-        p.updateRunningAverages(batches: sampler.globalBatch / microBatch)
-        return StepResult(loss: loss, stopSignal: summed.stopSignal, skipped: nil)
+        return result(skipped: skipped, norm: norm)
+    }
+
+    /// Adam's update with the step's summed gradients, bucket by bucket as each sum arrives; with
+    /// training.clip_grad_norm or skip_grad_norm, once every bucket is in, since those need the whole gradient's
+    /// norm. Returns the norm where it was measured, and the skip it caused.
+    private func update(step: Int) throws -> (norm: Double?, skipped: SkippedStep?) {
+        let p = model.parameters, clip = config.training.clipGradNorm, limit = config.training.skipGradNorm
+        let norm = { Kernels.l2Norm(p.gradients, count: p.count) }
+        guard clip > 0 || limit > 0 else {
+            optimizer.advance(learningRate: learningRate(step: step))
+            while let bucket = try reduction.nextSum() {
+                optimizer.apply(bucket.clamped(to: 0..<p.count), parameters: p.values, gradients: p.gradients)
+            }
+            return (communicator.rank == 0 && cadence.logs(after: step + 1) ? norm() : nil, nil)
+        }
+        while try reduction.nextSum() != nil {}
+        let whole = norm()
+        if limit > 0 && whole > limit { return (whole, try skip(.largeGradient(step: step + 1, norm: whole, limit: limit))) }
+        if clip > 0 && whole > clip {
+            let scale = Float(clip / whole)
+            for i in 0..<p.count { p.gradients[i] *= scale }
+        }
+        optimizer.update(parameters: p.values, gradients: p.gradients, learningRate: learningRate(step: step))
+        return (whole, nil)
     }
 
     /// The learning rate global step `step` (0-based) takes: the step decay of its epoch, during

@@ -24,7 +24,7 @@ import VAETraining
         let config = try TrainingConfig.load(path: defaultConfig)
         #expect(config.architecture == .gdlDigits)
         #expect(config.training.batchSize == 32 && config.learningRate.base == 0.0005)
-        #expect(config.training.rLossFactor == 1000 && config.training.epochs == 200)
+        #expect(config.loss.rLossFactor == 1000 && config.training.epochs == 200)
         #expect(config.data.classNames.count == 10 && config.data.classNames[9] == "Ankle boot")
         var unnamed = config
         unnamed.data.classNames = []

@@ -1,5 +1,6 @@
-// The whole VAE loss (reconstruction + KL through the sampling step) against finite differences with
-// respect to a sample of parameters, at fixed ε (the same StepContext draws the same ε and dropout masks).
+// The whole VAE loss (reconstruction + weight · KL through the sampling step) against finite differences with
+// respect to a sample of parameters, at fixed ε (the same StepContext draws the same ε and dropout masks): with
+// the book's weight of 1, and with a β-VAE's and a warm-up's.
 
 import Testing
 import VAEMath
@@ -13,6 +14,16 @@ import VAEMath
 
     @Test(arguments: ConvolutionBackend.allCases, [false, true])
     func lossGradient(backend: ConvolutionBackend, batchNormAndDropout: Bool) {
+        checkLossGradient(backend: backend, batchNormAndDropout: batchNormAndDropout, klWeight: 1)
+    }
+
+    /// β = 4, and a warm-up's 0.25: the KL term's gradient scales with its weight.
+    @Test(arguments: [Float(4), 0.25])
+    func weightedKLGradient(klWeight: Float) {
+        checkLossGradient(backend: .default, batchNormAndDropout: false, klWeight: klWeight)
+    }
+
+    func checkLossGradient(backend: ConvolutionBackend, batchNormAndDropout: Bool, klWeight: Float) {
         var architecture = Self.small
         architecture.useBatchNorm = batchNormAndDropout
         architecture.useDropout = batchNormAndDropout
@@ -23,12 +34,13 @@ import VAEMath
         let globalBatch = 4  // a shard of a larger global batch: gradients are scaled by 1/4, not 1/3
 
         func loss() -> Double {
-            let sums = model.evaluate(images, context, rLossFactor: 100)
-            return (sums.reconstruction + sums.kl) / Double(globalBatch)
+            let sums = model.evaluate(images, context, rLossFactor: 100, klWeight: klWeight)
+            return (sums.reconstruction + Double(klWeight) * sums.kl) / Double(globalBatch)
         }
         p.zeroGradients()
-        let sums = model.forwardBackward(images, context, rLossFactor: 100, globalBatch: globalBatch)
-        #expect(abs((sums.reconstruction + sums.kl) / Double(globalBatch) - loss()) < 1e-4)
+        let sums = model.forwardBackward(images, context, rLossFactor: 100, klWeight: klWeight, globalBatch: globalBatch)
+        #expect(abs((sums.reconstruction + sums.weightedKL) / Double(globalBatch) - loss()) < 1e-4)
+        #expect(sums.weightedKL == Double(klWeight) * sums.kl)
         let analytic = Array(p.gradientBuffer)
 
         let h: Float = 1e-3  // small enough to rarely straddle a LeakyReLU kink, large enough for Float32

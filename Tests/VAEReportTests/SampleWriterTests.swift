@@ -91,11 +91,12 @@ import VAESupport
         let log = try MetricsLog(directory: directory.path)
         log.recordInterval(step: 3, epoch: 0, loss: LossSums(reconstruction: .nan, kl: 2, samples: 4), learningRate: 0.0005,
                            seconds: 2, allreduceMilliseconds: 0.5)
-        log.record(EpochReport(epoch: 0, steps: 3, skippedSteps: 1, loss: LossSums(reconstruction: 8, kl: .infinity, samples: 4), learningRate: 0.0005,
+        log.record(EpochReport(epoch: 0, steps: 3, skippedSteps: 1, loss: LossSums(reconstruction: 8, kl: .infinity, samples: 4), klWeight: 1,
+                               validation: nil, learningRate: 0.0005,
                                seconds: 1.5, allreduceMilliseconds: nil, saveWaitSeconds: 0.25), step: 3)
         let lines = try String(contentsOfFile: log.path, encoding: .utf8).split(separator: "\n")
         let objects = try lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
-        let keys: Set = ["kind", "step", "epoch", "loss", "reconstruction", "kl", "learning_rate", "images_per_s", "allreduce_ms", "wall_s"]
+        let keys: Set = ["kind", "step", "epoch", "loss", "reconstruction", "kl", "kl_weight", "learning_rate", "images_per_s", "allreduce_ms", "wall_s"]
         try #require(objects.count == 2)
         #expect(Set(objects[0].keys) == keys && Set(objects[1].keys) == keys.union(["epoch_s", "skipped_steps", "save_wait_s"]))
         #expect(objects[0]["kind"] as? String == "interval" && objects[0]["step"] as? Int == 3 && objects[0]["epoch"] as? Int == 1)

@@ -21,7 +21,7 @@ import VAESupport
 
     /// A writer whose every write takes `seconds` and records what it saw in `written`.
     func slowWriter(seconds: Double, written: Written) throws -> SnapshotWriter<Int> {
-        try SnapshotWriter(model: model, convolutionBackend: .default, keepsOptimizer: true, timeline: nil, row: .checkpoint) { shadow, optimizer in
+        try SnapshotWriter(model: model, average: nil, copies: .everything, convolutionBackend: .default, timeline: nil, row: .checkpoint) { shadow, optimizer, _ in
             { job, say, progress in
                 progress("job \(job)")
                 Thread.sleep(forTimeInterval: seconds)
@@ -37,13 +37,13 @@ import VAESupport
         let first = model.parameters.values[0]
         optimizer.step = 7
         let started = ContinuousClock.now
-        #expect(try writer.save(1, model: model, optimizer: optimizer) < Duration.milliseconds(100))
+        #expect(try writer.save(1, model: model, optimizer: optimizer, average: nil) < Duration.milliseconds(100))
         #expect(started.secondsElapsed < 0.1, "the save waited for its write")
         #expect(writer.activity != nil, "busy as soon as the save is handed over")
         // Training goes on: the write in flight keeps the weights and Adam's step of its own save.
         model.parameters.values[0] += 1
         optimizer.step = 8
-        #expect(try writer.save(2, model: model, optimizer: optimizer) > Duration.milliseconds(300), "one save in flight at a time")
+        #expect(try writer.save(2, model: model, optimizer: optimizer, average: nil) > Duration.milliseconds(300), "one save in flight at a time")
         #expect(try writer.finish() == ["wrote 1", "wrote 2"])
         #expect(writer.activity == nil)
         let records = written.records.withLock { $0 }
@@ -53,14 +53,14 @@ import VAESupport
     }
 
     @Test func aFailedWriteIsThrownAtTheNextLookAndAtTheNextSave() throws {
-        let writer = try SnapshotWriter<Int>(model: model, convolutionBackend: .default, keepsOptimizer: false, timeline: nil, row: .samples) { _, _ in
+        let writer = try SnapshotWriter<Int>(model: model, average: nil, copies: .shownWeights, convolutionBackend: .default, timeline: nil, row: .samples) { _, _, _ in
             { job, _, _ in throw VAEError("disk full at job \(job)") }
         }
-        _ = try writer.save(1, model: model, optimizer: optimizer)
+        _ = try writer.save(1, model: model, optimizer: optimizer, average: nil)
         let deadline = ContinuousClock.now + .seconds(10)
         while (try? writer.collect()) != nil, ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.01) }
         #expect(throws: VAEError("disk full at job 1")) { try writer.collect() }
-        #expect(throws: VAEError("disk full at job 1")) { try writer.save(2, model: model, optimizer: optimizer) }
+        #expect(throws: VAEError("disk full at job 1")) { try writer.save(2, model: model, optimizer: optimizer, average: nil) }
         #expect(throws: VAEError("disk full at job 1")) { try writer.finish() }
     }
 }
