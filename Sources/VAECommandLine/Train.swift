@@ -21,8 +21,8 @@ struct Train: ParsableCommand {
     var out: String?
 
     @Option(defaultAsFlag: ResumePoint.newest, parsing: .next,
-            help: ArgumentHelp("Resume: alone, from the newest valid checkpoint under the output directory; with PATH, from that checkpoint directory.",
-                               valueName: "PATH"))
+            help: ArgumentHelp("Resume: alone, from the newest valid checkpoint any rank holds (under the output directory, or a replica's), "
+                               + "or from the start when there is none yet; with PATH, from that checkpoint directory.", valueName: "PATH"))
     var resume: ResumePoint? = nil
 
     @Option(help: ArgumentHelp("Write every rank's timeline to FILE as Chrome trace events (Perfetto, chrome://tracing).", valueName: "FILE"))
@@ -50,9 +50,9 @@ struct Train: ParsableCommand {
             trainer.liveProgress = live
             trainer.pictures = SampleWriter.drawing(config: config, stepsPerEpoch: trainer.sampler.stepsPerEpoch)
             VAECommand.customization.trainer(trainer)
-            let checkpoint = communicator.rank == 0 ? try resume.map { try $0.load(runDirectory: config.output.directory) } : nil
+            let checkpoint = try resume?.load(config: config, rank: communicator.rank)
             if trace != nil { try trainer.startTrace(detailedSteps: traceSteps) }
-            let outcome = try trainer.run(resumingFrom: checkpoint, log: { live?.clear(); printLine($0) })
+            let outcome = try trainer.run(resumingFrom: checkpoint, resuming: resume != nil, log: { live?.clear(); printLine($0) })
             if let trace {
                 try trainer.writeTrace(to: trace)
                 if communicator.rank == 0 { printLine("trace \(trace)") }
@@ -64,7 +64,8 @@ struct Train: ParsableCommand {
 
 /// Where `--resume` starts from.
 enum ResumePoint: ExpressibleByArgument, CustomStringConvertible {
-    /// The newest checkpoint under the output directory that verifies; skipped ones are warned about.
+    /// The newest checkpoint that verifies, of those this rank holds under the output directory and its replica
+    /// directory; skipped ones are warned about. The trainer takes the newest any rank holds.
     case newest
     case checkpoint(path: String)
 
@@ -77,10 +78,16 @@ enum ResumePoint: ExpressibleByArgument, CustomStringConvertible {
         }
     }
 
-    func load(runDirectory: String) throws -> LoadedCheckpoint {
+    /// This rank's checkpoint to resume from: PATH on rank 0 (nil elsewhere), or its newest valid one, nil when
+    /// it holds none at all (a directory of only corrupt ones is an error).
+    func load(config: TrainingConfig, rank: Int) throws -> LoadedCheckpoint? {
+        let warn = { (line: String) in FileHandle.standardError.write(Data((line + "\n").utf8)) }
         switch self {
-        case .checkpoint(let path): return try Checkpoint.read(path)
-        case .newest: return try Checkpoint.newestValid(runDirectory: runDirectory) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        case .checkpoint(let path): return rank == 0 ? try Checkpoint.read(path) : nil
+        case .newest:
+            let directories = [config.output.directory] + (config.checkpoint.replicaDirectory.isEmpty ? [] : [config.checkpoint.replicaDirectory])
+            let held = directories.filter { !Checkpoint.all(in: Checkpoint.directory(of: $0)).isEmpty }
+            return try held.map { try Checkpoint.newestValid(runDirectory: $0, warn: warn) }.max { $0.state.step < $1.state.step }
         }
     }
 }

@@ -143,6 +143,11 @@ public struct TrainingConfig: Equatable, Sendable, Decodable {
         @Setting("keep", "How many of the newest checkpoints to keep.", .positive) public var keep = 3
         @Setting("keep_best", "Also keep checkpoints/best, the checkpoint of the lowest validation loss; pruning and --resume leave it be.")
         public var keepBest = false
+        @Setting("replicas", "How many nodes keep every checkpoint: rank 0's in output.dir, and the first rank of each next node in "
+                 + "checkpoint.replica_dir on its own disk; --resume takes the newest copy any rank holds.", .positive)
+        public var replicas = 1
+        @Setting("replica_dir", "Where the other nodes keep their copies (node-local; needed with replicas above 1).")
+        public var replicaDirectory = ""
 
         public init() {}
     }
@@ -216,6 +221,9 @@ public struct TrainingConfig: Equatable, Sendable, Decodable {
 
     /// The checks that tie settings together; each setting's own rule was checked as it was read.
     public func validate() throws {
+        if checkpoint.replicas > 1 && checkpoint.replicaDirectory.isEmpty {
+            throw VAEError("checkpoint.replica_dir: \(checkpoint.replicas) replicas need a node-local directory to keep them in")
+        }
         if training.batchSize % training.microBatch != 0 {
             throw VAEError("training.micro_batch: \(training.microBatch) does not divide training.batch_size \(training.batchSize)")
         }

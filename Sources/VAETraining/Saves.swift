@@ -1,12 +1,14 @@
-// RankZeroWriters: rank 0's two SnapshotWriters, checkpoints and pictures (when the trainer was handed what
-// draws them), and when the cadence hands each a save; with checkpoint.keep_best, which checkpoint is the best
-// by validation loss; with a TensorBoard log, each sample picture goes into it too.
+// Saves: a rank's two SnapshotWriters, checkpoints and pictures, and when the cadence hands each a save. Rank 0
+// writes checkpoints into output.dir and draws pictures (when the trainer was handed what draws them); with
+// checkpoint.replicas, the first rank of each next node writes the same checkpoints into its node-local
+// checkpoint.replica_dir (every rank holds the same bits). With checkpoint.keep_best, which checkpoint is the
+// best by validation loss; with a TensorBoard log, each sample picture goes into it too.
 
 import VAECheckpoint
 import VAEMath
 import VAESupport
 
-final class RankZeroWriters {
+final class Saves {
     /// A checkpoint to write, and whether it is the run's best so far.
     struct CheckpointJob: Sendable {
         let state: CheckpointState
@@ -20,7 +22,8 @@ final class RankZeroWriters {
     /// The lowest validation loss of the run so far, resumed runs included.
     private var bestValidationLoss: Double?
 
-    init(trainer: Trainer, bestValidationLoss: Double?, tensorBoard: TensorBoardLog?) throws {
+    /// Checkpoints go into `directory`/checkpoints; pictures only when `drawsPictures`.
+    init(trainer: Trainer, into directory: String, drawsPictures: Bool, bestValidationLoss: Double?, tensorBoard: TensorBoardLog?) throws {
         self.trainer = trainer
         self.bestValidationLoss = bestValidationLoss
         let config = trainer.config, backend = config.training.convBackend, timeline = trainer.trace?.timeline
@@ -28,7 +31,7 @@ final class RankZeroWriters {
                                          timeline: timeline, row: .checkpoint) { shadow, optimizer, average in
             { job, say, progress in
                 progress("the checkpoint of step \(job.state.step)")
-                let path = try Checkpoint.write(runDirectory: config.output.directory, model: shadow, optimizer: optimizer!, average: average,
+                let path = try Checkpoint.write(runDirectory: directory, model: shadow, optimizer: optimizer!, average: average,
                                                 state: job.state, keep: config.checkpoint.keep)
                 say("checkpoint " + path)
                 if job.best, let loss = job.state.validationLoss {
@@ -36,7 +39,7 @@ final class RankZeroWriters {
                 }
             }
         }
-        pictures = try trainer.pictures.map { makePictures in
+        pictures = try (drawsPictures ? trainer.pictures : nil).map { makePictures in
             try SnapshotWriter(model: trainer.model, average: trainer.average, copies: .shownWeights, convolutionBackend: backend,
                                timeline: timeline, row: .samples) { shadow, _, _ in
                 let draw = try makePictures(shadow)

@@ -21,16 +21,30 @@ extension Trainer {
         try Checkpoint.restore(checkpoint, model: model, optimizer: optimizer, average: average)
     }
 
-    /// Rank 0's step count (and Adam's step count and moments, and the weights' average) become everyone's;
-    /// returns the first step to take.
-    func broadcastProgress(_ step: Int) throws -> Int {
-        var numbers = [step, optimizer.step]
-        try numbers.withUnsafeMutableBytes { try communicator.broadcast($0, root: 0) }
+    /// Every rank at once, each with the checkpoint it would resume from (nil: none): the rank holding the
+    /// newest (the lowest such rank), that checkpoint's path and its state, known to every rank; nil when no
+    /// rank holds one. With checkpoint.replicas, a lost node's checkpoints live on in another's copies.
+    func newestCheckpoint(_ mine: LoadedCheckpoint?) throws -> (rank: Int, path: String, step: Int)? {
+        let pathBytes = 1024
+        var record = withUnsafeBytes(of: Int64(mine?.state.step ?? -1)) { Array($0) }
+        record += Array((mine?.path ?? "").utf8.prefix(pathBytes)) + [UInt8](repeating: 0, count: pathBytes)
+        let everyRank = try communicator.allgather(Array(record.prefix(8 + pathBytes)))
+        let steps = everyRank.map { $0.withUnsafeBytes { Int($0.loadUnaligned(as: Int64.self)) } }
+        guard let newest = steps.max(), newest >= 0, let rank = steps.firstIndex(of: newest) else { return nil }
+        return (rank, String(decoding: everyRank[rank].dropFirst(8).prefix { $0 != 0 }, as: UTF8.self), newest)
+    }
+
+    /// Rank `root`'s step count (and Adam's step count and moments, the weights' average, and the best
+    /// validation loss so far) become everyone's; returns the first step to take and that loss.
+    func broadcastProgress(from root: Int, _ step: Int, bestValidationLoss: Double?) throws -> (first: Int, bestValidationLoss: Double?) {
+        var numbers = [step, optimizer.step, Int(bitPattern: UInt(bestValidationLoss?.bitPattern ?? Double.nan.bitPattern))]
+        try numbers.withUnsafeMutableBytes { try communicator.broadcast($0, root: root) }
         optimizer.step = numbers[1]
-        try communicator.broadcast(UnsafeMutableRawBufferPointer(optimizer.firstMoment), root: 0)
-        try communicator.broadcast(UnsafeMutableRawBufferPointer(optimizer.secondMoment), root: 0)
-        if let average { try communicator.broadcast(UnsafeMutableRawBufferPointer(average.values), root: 0) }
-        return numbers[0]
+        try communicator.broadcast(UnsafeMutableRawBufferPointer(optimizer.firstMoment), root: root)
+        try communicator.broadcast(UnsafeMutableRawBufferPointer(optimizer.secondMoment), root: root)
+        if let average { try communicator.broadcast(UnsafeMutableRawBufferPointer(average.values), root: root) }
+        let best = Double(bitPattern: UInt64(UInt(bitPattern: numbers[2])))
+        return (numbers[0], best.isNaN ? nil : best)
     }
 
     /// What a checkpoint after `done` steps records of the run's progress.
@@ -40,14 +54,22 @@ extension Trainer {
                                globalBatch: sampler.globalBatch, learningRate: learningRate(step: done), config: config)
     }
 
-    /// Rank 0's parameters become everyone's, after checking that every rank resolved the same config.
-    public func synchronizeRanks() throws {
+    /// Rank `root`'s parameters become everyone's, after checking that every rank resolved the same config.
+    public func synchronizeRanks(from root: Int = 0) throws {
         let differing = try ranksDifferingFromRankZero(Array(SHA256.hash(data: Array(config.trajectorySettings.yaml.utf8))))
         guard differing.isEmpty else {
             throw VAEError("the resolved config differs between rank 0 and \(rankList(differing)); every rank must train the same model on the same settings")
         }
         let p = model.parameters
-        try communicator.broadcast(UnsafeMutableRawBufferPointer(p.valueBuffer), root: 0)
-        try communicator.broadcast(UnsafeMutableRawBufferPointer(p.stateBuffer), root: 0)
+        try communicator.broadcast(UnsafeMutableRawBufferPointer(p.valueBuffer), root: root)
+        try communicator.broadcast(UnsafeMutableRawBufferPointer(p.stateBuffer), root: root)
+    }
+
+    /// The ranks that keep a copy of every checkpoint besides rank 0 (checkpoint.replicas): the first rank of
+    /// each next node, in rank order. Every rank at once.
+    func replicaRanks() throws -> [Int] {
+        guard config.checkpoint.replicas > 1 else { return [] }
+        let firsts = try communicator.allgather([communicator.localRank == 0 ? 1 : 0])
+        return Array(firsts.indices.filter { $0 != 0 && firsts[$0][0] == 1 }.prefix(config.checkpoint.replicas - 1))
     }
 }

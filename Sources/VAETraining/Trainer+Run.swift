@@ -13,19 +13,29 @@ extension Trainer {
         case stopped(signal: Int32)
     }
 
-    /// Trains from the start, or from `checkpoint` (read by rank 0 only; nil elsewhere), to the last epoch.
+    /// Trains from the start, or from the newest of the checkpoints the ranks hold (`checkpoint`: this rank's,
+    /// nil if none), to the last epoch. When `resuming` was asked for and no rank holds one, rank 0 says so
+    /// and the run starts from the beginning.
     @discardableResult
-    public func run(resumingFrom checkpoint: LoadedCheckpoint? = nil, log: @escaping (String) -> Void = { print($0) }) throws -> Outcome {
+    public func run(resumingFrom checkpoint: LoadedCheckpoint? = nil, resuming: Bool = false,
+                    log: @escaping (String) -> Void = { print($0) }) throws -> Outcome {
         let leader = communicator.rank == 0
-        if let checkpoint { try restore(checkpoint) }
-        try synchronizeRanks()
-        let first = try broadcastProgress(checkpoint?.state.step ?? 0)
+        let newest = try newestCheckpoint(checkpoint), root = newest?.rank ?? 0
+        if let checkpoint, newest?.rank == communicator.rank { try restore(checkpoint) }
+        try synchronizeRanks(from: root)
+        let (first, bestValidationLoss) = try broadcastProgress(from: root, newest?.step ?? 0, bestValidationLoss: checkpoint?.state.bestValidationLoss)
+        if leader && resuming && newest == nil {
+            log("warning: --resume: no checkpoint in \(config.output.directory)/checkpoints yet; starting from the beginning")
+        }
         guard first <= cadence.totalSteps else {
             throw VAEError("the checkpoint is at step \(first), past this run's last step \(cadence.totalSteps) "
                            + "(training.epochs \(config.training.epochs) of \(sampler.stepsPerEpoch) steps): raise training.epochs to go on")
         }
-        let runLog = try RunLog(trainer: self, first: first, say: leader ? log : nil, resuming: checkpoint != nil)
-        let writers = leader ? try RankZeroWriters(trainer: self, bestValidationLoss: checkpoint?.state.bestValidationLoss, tensorBoard: runLog.tensorBoard) : nil
+        let runLog = try RunLog(trainer: self, first: first, say: leader ? log : nil, resuming: newest != nil)
+        let replica = try replicaRanks().contains(communicator.rank)
+        let writers = leader || replica
+            ? try Saves(trainer: self, into: leader ? config.output.directory : config.checkpoint.replicaDirectory, drawsPictures: leader,
+                        bestValidationLoss: bestValidationLoss, tensorBoard: runLog.tensorBoard) : nil
         let validation = try Validation.load(config).map {
             Validation(images: $0, architecture: config.architecture, convolutionBackend: config.training.convBackend)
         }
@@ -33,7 +43,7 @@ extension Trainer {
                    + (dataset.skipped.isEmpty ? "" : " (\(dataset.skipped.count) undecodable files skipped)") + ": "
                    + "\(model.parameters.count) parameters, \(sampler.stepsPerEpoch) steps of \(sampler.globalBatch) per epoch"
                    + (communicator.size > 1 ? " over \(communicator.size) ranks" : "")
-                   + (checkpoint.map { ", resuming from \($0.path) at step \(first)" } ?? ""))
+                   + (newest.map { ", resuming from \($0.path)" + ($0.rank == 0 ? "" : " (rank \($0.rank)'s copy)") + " at step \(first)" } ?? ""))
         let signal = try watched(from: first, writers: writers) {
             defer { writers?.finishQuietly().forEach(runLog.say) }  // after an error: the saves in flight land
             let signal = try loop(first..<cadence.totalSteps) { step, result in

@@ -212,8 +212,8 @@ public final class Trainer {
         return nil
     }
 
-    /// Runs `body` with the stall watchdog on (watchdog.timeout_s > 0), watching rank 0's `writers` too when given.
-    func watched<T>(from first: Int, writers: RankZeroWriters? = nil, _ body: () throws -> T) throws -> T {
+    /// Runs `body` with the stall watchdog on (watchdog.timeout_s > 0), watching the rank's `writers` too when given.
+    func watched<T>(from first: Int, writers: Saves? = nil, _ body: () throws -> T) throws -> T {
         let timeout = config.watchdog.timeoutSeconds
         if timeout > 0 {
             // Weak: the thread may outlive the loop by a poll, and must not keep MPI from finalizing.

@@ -69,6 +69,24 @@ import Testing
                                 "--out", directory.path, "--resume"], mentioning: ["step 8", "past this run's last step 4", "training.epochs"])
     }
 
+    /// What a supervisor restarting a job relies on: `--resume` alone before the first checkpoint starts the run
+    /// from the beginning with one warning, and ends with the bytes of a run started without it. A PATH that
+    /// is not there is still refused.
+    @Test func resumeWithNothingToResumeStartsFromTheBeginning() throws {
+        let run = ["train", "--config", config, "--set", "data.limit=64", "--set", "training.epochs=1", "--set", "samples.every_epochs=0"]
+        let plain = directory.appendingPathComponent("plain").path, resumed = directory.appendingPathComponent("resumed").path
+        #expect(try runVAE(run + ["--out", plain]).status == 0)
+        let outcome = try runVAE(run + ["--out", resumed, "--resume"])
+        #expect(outcome.status == 0, "stderr: \(outcome.stderr)")
+        #expect(outcome.stdout.contains("warning: --resume: no checkpoint in \(resumed)/checkpoints yet; starting from the beginning"),
+                "\(outcome.stdout)")
+        let weights = { (out: String) in FileManager.default.contents(atPath: out + "/checkpoints/step-00000002/model.safetensors") }
+        #expect(weights(resumed) != nil && weights(resumed) == weights(plain))
+        try expectOneLineError(run + ["--out", resumed, "--resume", plain + "/checkpoints/step-00000099"],
+                               mentioning: [plain + "/checkpoints/step-00000099"])
+        try expectOneLineError(run + ["--out", resumed, "--set", "checkpoint.replicas=2"], mentioning: ["checkpoint.replica_dir", "2 replicas"])
+    }
+
     /// `vae bench --synthetic` times the faces config with no image folder anywhere (its data.train,
     /// data/celeb/img_align_celeba, is not read) and prints the usual JSON line, with the math threads
     /// OPENBLAS_NUM_THREADS chose.

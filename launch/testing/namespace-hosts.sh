@@ -29,6 +29,12 @@
 #                  each namespace's eth0 and of each bridge-side veth end; needs tc (iproute2)
 #   HOSTS_BYTES=FILE  after the job, write one line per host to FILE: "HOST SENT RECEIVED", the
 #                  bytes its eth0 carried (headers included; mpirun's own traffic too, a few KB)
+#   HOSTS_SUPERVISE=1  run COMMAND itself instead of mpirun, as a supervisor that starts its own mpiruns
+#                  (launch/elastic.sh), with HOSTS_FILE (the hostfile), HOSTS_AGENT (the agent: "AGENT IP
+#                  COMMAND" runs COMMAND on that host, or fails as ssh would while the host's link is down)
+#                  and HOSTS_MPIRUN_ARGS (the options every mpirun on these hosts needs) in its environment
+#   HOSTS_STATE=FILE  write one line per host to FILE once the hosts are up: "INDEX NAMESPACE LINK IP",
+#                  LINK the host's end of the bridge (ip link set LINK down takes the host off the network)
 #   OPENBLAS_NUM_THREADS  math threads per rank (default: the cores over the ranks, at least 1,
 #                  since every host shares this machine's cores)
 # Standard input is not forwarded to the job (it reads /dev/null). The ranks inherit this
@@ -171,7 +177,7 @@ tmp=$(mktemp -d /tmp/vae-namespace-hosts.XXXXXX)
 cases=""
 for ((i = 0; i < hosts; i++)); do
   mkdir -p "$tmp/h$i"
-  cases+="  ${ips[$i]}|${ns[$i]}) ns=${ns[$i]}; t=$tmp/h$i ;;"$'\n'
+  cases+="  ${ips[$i]}|${ns[$i]}) ns=${ns[$i]}; t=$tmp/h$i; link=${veth[$i]} ;;"$'\n'
 done
 cat >"$tmp/agent" <<EOF
 #!/usr/bin/env bash
@@ -181,6 +187,8 @@ host=\$1; shift
 case \$host in
 $cases  *) echo "namespace-hosts agent: unknown host \$host" >&2; exit 255 ;;
 esac
+# A host whose link is down answers nothing, as over ssh.
+ip link show "\$link" 2>/dev/null | grep -q 'state UP' || { echo "namespace-hosts agent: connect to host \$host: No route to host" >&2; exit 255; }
 # Like ssh: the remote side does not inherit mpirun's Open MPI / PMIx state. Each host gets its
 # own TMPDIR (so the two orteds' session directories do not share a tree) and, in a private UTS
 # namespace, its own hostname (the namespace's name), which MPI_Get_processor_name reports.
@@ -191,10 +199,14 @@ EOF
 chmod +x "$tmp/agent"
 printf "%s slots=$slots\n" "${ips[@]}" >"$tmp/hostfile"
 
+if [[ -n ${HOSTS_STATE:-} ]]; then
+  for ((i = 0; i < hosts; i++)); do echo "$i ${ns[$i]} ${veth[$i]} ${ips[$i]}"; done >"$HOSTS_STATE"
+fi
+
 # --- run ----------------------------------------------------------------------------------------
+placement=(--hostfile "$tmp/hostfile" -np "$ranks" --map-by slot)
 mca=(
-  --allow-run-as-root
-  --hostfile "$tmp/hostfile" -np "$ranks" --map-by slot --oversubscribe
+  --allow-run-as-root --oversubscribe
   --bind-to none                      # every "host" is this machine: default binding puts them all on core 0
   --mca plm rsh
   --mca plm_rsh_agent "$tmp/agent"
@@ -205,7 +217,7 @@ mca=(
   --mca oob_tcp_if_include "$subnet"
   --mca pml ob1 --mca osc ^ucx        # keep UCX (which could use shared memory) out of it
 )
-log "mpirun ${mca[*]} ${mpi_opts[*]} $*"
+log "mpirun ${placement[*]} ${mca[*]} ${mpi_opts[*]} $*"
 # In the background + wait, so a TERM/INT to this script runs the cleanup at once.
 # timeout -k: mpirun does not always exit on the TERM (seen with a host's link down), so KILL it
 # 10 s later; whatever it leaves inside the namespaces is killed by the cleanup.
@@ -216,7 +228,12 @@ mkfifo "$tmp/stderr"
 grep --line-buffered -v -E '^\[[^]]*\] plm:rsh: Warning: setpgid\([0-9]+,[0-9]+\) failed in parent' <"$tmp/stderr" >&2 &
 filter_pid=$!
 start=$SECONDS
-timeout -k 10 "$timeout_s" mpirun "${mca[@]}" "${mpi_opts[@]}" "$@" </dev/null 2>"$tmp/stderr" &
+if [[ ${HOSTS_SUPERVISE:-0} == 1 ]]; then
+  HOSTS_FILE=$tmp/hostfile HOSTS_AGENT=$tmp/agent HOSTS_MPIRUN_ARGS="${mca[*]} ${mpi_opts[*]}" \
+    timeout -k 10 "$timeout_s" "$@" </dev/null 2>"$tmp/stderr" &
+else
+  timeout -k 10 "$timeout_s" mpirun "${placement[@]}" "${mca[@]}" "${mpi_opts[@]}" "$@" </dev/null 2>"$tmp/stderr" &
+fi
 job_pid=$!
 set +e
 wait "$job_pid"
